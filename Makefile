@@ -1,0 +1,44 @@
+# Two entry points: `make demo` and `make test`. Both build .venv first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+MODEL_DIR := model/artifacts
+
+.PHONY: venv model video demo test test-fast bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -r requirements.txt -r requirements-dev.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Random weights here (no internet): see README "Model". Real weights:
+#   $(PY) -m model export --source gluoncv --out $(MODEL_DIR)
+$(MODEL_DIR)/manifest.json: | $(STAMP)
+	$(PY) -m model export --source random --out $(MODEL_DIR) --if-missing
+
+model: $(MODEL_DIR)/manifest.json
+
+videos/bikes.mp4: | $(STAMP)
+	$(PY) -m videos fetch bikes.mp4
+
+video: videos/bikes.mp4
+
+demo: venv model video
+	$(PY) -m devstack demo videos/bikes.mp4
+
+test: venv model
+	$(PY) -m pytest
+
+test-fast: venv model
+	$(PY) -m pytest -m "not slow"
+
+bench: venv model
+	$(PY) -m bench.inference
+	$(PY) -m bench.orchestration
+
+clean:
+	rm -rf .devstack .build bench/.work

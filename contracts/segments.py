@@ -1,0 +1,58 @@
+"""The validated segment: what ``ValidateSegment`` hands to the rest of the workflow.
+
+Naming rules for segment keys (documented in the README):
+
+``<stream_prefix>/<stream id>/<name><sequence>.ts``
+
+- the stream id is the key's folder below the stream prefix (nested folders are
+  kept: ``live/cam-1/east/seg_00001.ts`` has stream id ``cam-1/east``);
+- the sequence number is the last run of digits in the file name. MediaLive names
+  HLS segments ``<name modifier>_<8 digits>.ts`` (for example
+  ``channel_00000123.ts``), ffmpeg's HLS muxer ``<name><n>.ts``; both fit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from enum import Enum
+
+
+class RejectionReason(str, Enum):
+    """Machine-readable reasons for a rejected segment (the DLQ message carries one)."""
+
+    NOT_A_SEGMENT = "NOT_A_SEGMENT"  # suffix is not .ts
+    OUTSIDE_PREFIX = "OUTSIDE_PREFIX"  # key is not under the stream prefix
+    NO_SEQUENCE = "NO_SEQUENCE"  # file name carries no sequence number
+    TOO_SMALL = "TOO_SMALL"  # fewer bytes than one MPEG-TS packet run
+    TOO_LARGE = "TOO_LARGE"  # more bytes than the configured maximum
+    NOT_MPEG_TS = "NOT_MPEG_TS"  # sync bytes missing at 188-byte boundaries
+    OBJECT_MISSING = "OBJECT_MISSING"  # deleted before it was processed
+    MALFORMED_EVENT = "MALFORMED_EVENT"  # not an S3 Object Created event
+
+
+#: Name of the error the validation Lambda raises; the state machine catches it.
+SEGMENT_REJECTED_ERROR = "SegmentRejected"
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A segment that passed validation, as the Lambda returns it."""
+
+    stream_id: str
+    sequence: int
+    bucket: str
+    key: str
+    s3_uri: str
+    size: int
+    etag: str
+    #: S3 version id when the bucket is versioned, else ``etag:<etag>``: the
+    #: identity of the uploaded bytes, used to ignore a repeated delivery.
+    object_version: str
+    #: Nominal start of the segment in the stream: sequence x segment seconds.
+    start_seconds: float
+    duration_seconds: float
+    #: Unix time (seconds) after which DynamoDB's TTL may delete the record.
+    expires_at: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,18 @@
+"""The inference engine: read a segment from S3, sample frames exactly, run I3D.
+
+Modules, one concern each:
+
+- :mod:`inference.runtime`: process settings that must precede ``import mxnet``.
+- :mod:`inference.errors`: the client errors the endpoint answers with.
+- :mod:`inference.sampling`: which frame indices a clip uses (GluonCV's test-time rule).
+- :mod:`inference.video`: OpenCV decoding: probe, seek, grab/retrieve.
+- :mod:`inference.transforms`: composable preprocessing steps.
+- :mod:`inference.predictor`: the MXNet ``SymbolBlock`` and its top-k output.
+- :mod:`inference.s3source`: download with limits and an allow-list.
+- :mod:`inference.service`: the request -> response logic, shared by both serving contracts.
+- :mod:`inference.sagemaker_entry`: ``model_fn``/``transform_fn`` for AWS's MXNet container.
+- :mod:`inference.server`: SageMaker's hosting contract over HTTP (``/ping``, ``/invocations``).
+
+Everything here runs on Python 3.8 (the MXNet inference container's), which
+the tests check with ``vermin``.
+"""

@@ -1,0 +1,76 @@
+"""Fetching the segment from S3, inside limits and an allow-list of buckets.
+
+``AWS_ENDPOINT_URL`` (if set) points the client at a local S3, as the local stack does.
+"""
+
+import os
+import tempfile
+from typing import Optional, Sequence, Tuple
+from urllib.parse import unquote
+
+import boto3
+from botocore.exceptions import ClientError
+
+from inference import errors
+
+
+def parse_s3_uri(uri: str) -> Tuple[str, str]:
+    if not isinstance(uri, str) or not uri.startswith("s3://"):
+        raise errors.InferenceError(errors.INVALID_REQUEST, "s3_uri must look like s3://bucket/key.ts")
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    if not bucket or not key:
+        raise errors.InferenceError(errors.INVALID_REQUEST, "s3_uri must name a bucket and a key")
+    return bucket, key
+
+
+class S3Source:
+    def __init__(self, allowed_buckets: Sequence[str] = (), max_bytes: int = 64 * 1024 * 1024, client=None):
+        self.allowed_buckets = tuple(b for b in allowed_buckets if b)
+        self.max_bytes = max_bytes
+        self._client = client
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = boto3.client("s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None)
+        return self._client
+
+    def check_allowed(self, bucket: str) -> None:
+        if self.allowed_buckets and bucket not in self.allowed_buckets:
+            raise errors.InferenceError(
+                errors.BUCKET_NOT_ALLOWED,
+                "bucket {!r} is not one this endpoint reads; allowed: {}".format(bucket, ", ".join(self.allowed_buckets)),
+                403,
+            )
+
+    def download(self, uri: str, directory: Optional[str] = None) -> Tuple[str, int]:
+        """Download to a temporary file; returns its path and size. The caller deletes it."""
+        bucket, key = parse_s3_uri(uri)
+        self.check_allowed(bucket)
+        try:
+            head = self.client.head_object(Bucket=bucket, Key=key)
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+                # A URL-encoded key (from an S3 notification) names the same object decoded.
+                decoded = unquote(key)
+                if decoded != key:
+                    return self.download("s3://{}/{}".format(bucket, decoded), directory)
+                raise errors.InferenceError(errors.OBJECT_NOT_FOUND, "{} does not exist".format(uri), 404)
+            raise
+        size = int(head["ContentLength"])
+        if size > self.max_bytes:
+            raise errors.InferenceError(
+                errors.SEGMENT_TOO_LARGE,
+                "{} is {} bytes; the limit is {}".format(uri, size, self.max_bytes),
+                413,
+                size=size,
+                limit=self.max_bytes,
+            )
+        handle, path = tempfile.mkstemp(suffix=os.path.splitext(key)[1] or ".ts", dir=directory)
+        os.close(handle)
+        try:
+            self.client.download_file(bucket, key, path)
+        except Exception:
+            os.unlink(path)
+            raise
+        return path, size

@@ -1,0 +1,161 @@
+"""One request to one response: the logic both serving contracts share.
+
+Request (JSON): ``{"s3_uri": "s3://bucket/key.ts", "top_k": 5, "clips": 1, "min_confidence": 0.0}``.
+``clips`` = 1 scores the segment's centre clip (GluonCV's test-time sampling);
+``clips`` = K scores K clips spread evenly over the segment and averages them,
+which also gives a timeline inside the segment.
+"""
+
+import os
+import threading
+import time
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from inference import errors
+from inference.predictor import Predictor
+from inference.s3source import S3Source
+from inference.sampling import clip_frame_indices, short_video_note
+from inference.transforms import Resize, i3d_eval_transform
+from inference.video import SegmentReader
+
+NO_CONFIDENT_ACTIVITY = "no_confident_activity"
+MAX_CLIPS = 10
+
+
+class Limits:
+    """Bounds on what a request may make the endpoint do, from the environment."""
+
+    def __init__(self, env=None):
+        env = os.environ if env is None else env
+        self.max_bytes = int(env.get("MAX_SEGMENT_BYTES", str(64 * 1024 * 1024)))
+        self.max_duration_s = float(env.get("MAX_SEGMENT_SECONDS", "30"))
+        self.max_pixels = int(env.get("MAX_FRAME_PIXELS", str(1920 * 1088)))
+        self.allowed_buckets = [b.strip() for b in env.get("ALLOWED_BUCKETS", "").split(",") if b.strip()]
+
+
+def _option(request: Dict[str, Any], name: str, kind, default, low, high):
+    value = request.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and float(value) != int(value)):
+        raise errors.InferenceError(errors.INVALID_REQUEST, "{} must be a {} number".format(name, kind.__name__))
+    value = kind(value)
+    if not low <= value <= high:
+        raise errors.InferenceError(errors.INVALID_REQUEST, "{} must be between {} and {}".format(name, low, high))
+    return value
+
+
+class InferenceService:
+    def __init__(self, model_dir: str, limits: Optional[Limits] = None, predictor: Optional[Predictor] = None):
+        self.limits = limits or Limits()
+        self.predictor = predictor or Predictor(model_dir)
+        manifest = self.predictor.manifest
+        self.clip_length = int(manifest.get("clip_length", 32))
+        self.frame_step = int(manifest.get("frame_step", 2))
+        width, height = manifest.get("resize", [340, 256])
+        self.resize = Resize(width, height)
+        self.transform = i3d_eval_transform(int(manifest.get("input_size", 224)))
+        self.source = S3Source(self.limits.allowed_buckets, self.limits.max_bytes)
+        # The network's static memory plan is not re-entrant: one forward at a time,
+        # while downloads and decoding of other requests go on in parallel.
+        self._forward_lock = threading.Lock()
+
+    def handle(self, request: Any) -> Dict[str, Any]:
+        if not isinstance(request, dict):
+            raise errors.InferenceError(errors.INVALID_REQUEST, "the request body must be a JSON object")
+        uri = request.get("s3_uri")
+        top_k = _option(request, "top_k", int, 5, 1, len(self.predictor.classes))
+        num_clips = _option(request, "clips", int, 1, 1, MAX_CLIPS)
+        min_confidence = _option(request, "min_confidence", float, 0.0, 0.0, 1.0)
+        started = time.perf_counter()
+        path, size = self.source.download(uri)
+        downloaded = time.perf_counter()
+        try:
+            return self._analyse(path, uri, size, top_k, num_clips, min_confidence, started, downloaded)
+        finally:
+            os.unlink(path)
+
+    def _check_limits(self, facts) -> None:
+        if facts.width * facts.height > self.limits.max_pixels:
+            raise errors.InferenceError(
+                errors.RESOLUTION_TOO_LARGE,
+                "{}x{} is above the limit of {} pixels per frame".format(facts.width, facts.height, self.limits.max_pixels),
+                413,
+            )
+        if facts.duration_s > self.limits.max_duration_s:
+            raise errors.InferenceError(
+                errors.SEGMENT_TOO_LONG,
+                "the segment lasts {:.1f} s; the limit is {:.0f} s".format(facts.duration_s, self.limits.max_duration_s),
+                413,
+            )
+
+    def _analyse(self, path, uri, size, top_k, num_clips, min_confidence, started, downloaded) -> Dict[str, Any]:
+        with SegmentReader(path) as reader:
+            facts = reader.facts
+            self._check_limits(facts)
+            frame_count = facts.frame_count
+            clips = clip_frame_indices(max(frame_count, 1), self.clip_length, self.frame_step, num_clips)
+            try:
+                frames = reader.read([i for clip in clips for i in clip], on_frame=self.resize.frame)
+            except EOFError:
+                # The container's frame count was an estimate: count, then sample again.
+                frame_count = reader.count_frames()
+                if frame_count == 0:
+                    raise errors.InferenceError(errors.NOT_A_VIDEO, "the segment has no decodable frames", 422)
+                clips = clip_frame_indices(frame_count, self.clip_length, self.frame_step, num_clips)
+                frames = reader.read([i for clip in clips for i in clip], on_frame=self.resize.frame)
+        decoded = time.perf_counter()
+        note = short_video_note(frame_count, self.clip_length, self.frame_step)
+        per_clip: List[Dict[str, Any]] = []
+        probabilities = []
+        forward_s = 0.0
+        for indices in clips:
+            tensor = self.transform(np.stack([frames[i] for i in indices]))
+            with self._forward_lock:
+                tick = time.perf_counter()
+                scores = self.predictor.probabilities(tensor)
+                forward_s += time.perf_counter() - tick
+            probabilities.append(scores)
+            best = self.predictor.top_k(scores, top_k)
+            per_clip.append(
+                {
+                    "start_s": round(indices[0] / facts.fps, 3),
+                    "end_s": round((indices[-1] + 1) / facts.fps, 3),
+                    "label": best[0]["label"],
+                    "probability": best[0]["probability"],
+                    "top_k": best,
+                }
+            )
+        mean = np.mean(probabilities, axis=0)
+        ranked = self.predictor.top_k(mean, top_k)
+        confident = ranked[0]["probability"] >= min_confidence
+        finished = time.perf_counter()
+        response = {
+            "s3_uri": uri,
+            "label": ranked[0]["label"] if confident else NO_CONFIDENT_ACTIVITY,
+            "probability": ranked[0]["probability"],
+            "confident": confident,
+            "min_confidence": min_confidence,
+            "top_k": ranked,
+            "clips": per_clip,
+            "frames": {
+                "indices": [clip for clip in clips],
+                "timestamps_s": [[round(i / facts.fps, 3) for i in clip] for clip in clips],
+                "sampling": "center" if num_clips == 1 else "clips={}".format(num_clips),
+                "clip_length": self.clip_length,
+                "frame_step": self.frame_step,
+            },
+            "segment": dict(facts.to_dict(), frame_count=frame_count, bytes=size),
+            "model": self.predictor.identity,
+            "timings_ms": {
+                "download": round((downloaded - started) * 1000, 1),
+                "decode": round((decoded - downloaded) * 1000, 1),
+                "forward": round(forward_s * 1000, 1),
+                "total": round((finished - started) * 1000, 1),
+            },
+        }
+        if note:
+            response["note"] = note
+        if self.predictor.identity["random_weights"]:
+            response["warning"] = "random weights: labels are meaningless"
+        return response

@@ -1,0 +1,97 @@
+"""Preprocessing as small composable steps, each acting on a whole clip.
+
+A clip is a ``numpy`` array of frames, ``(T, H, W, C)``, until :class:`ToModelLayout`
+makes it ``(C, T, H, W)``. Together, :func:`i3d_eval_transform` reproduces
+GluonCV's evaluation pipeline for I3D on UCF101: frames resized to 340x256
+(what GluonCV asks its reader for), centre crop 224x224, RGB, scaled to
+[0, 1], normalised with ImageNet's mean and std.
+"""
+
+from typing import Callable, List, Sequence
+
+import cv2
+import numpy as np
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class Resize:
+    """Resize each frame to exactly ``width`` x ``height`` (aspect ratio not kept, as GluonCV's reader)."""
+
+    def __init__(self, width: int = 340, height: int = 256, interpolation: int = cv2.INTER_LINEAR):
+        self.size = (width, height)
+        self.interpolation = interpolation
+
+    def frame(self, frame: np.ndarray) -> np.ndarray:
+        if (frame.shape[1], frame.shape[0]) == self.size:
+            return frame
+        return cv2.resize(frame, self.size, interpolation=self.interpolation)
+
+    def __call__(self, clip: np.ndarray) -> np.ndarray:
+        return np.stack([self.frame(frame) for frame in clip])
+
+
+class BgrToRgb:
+    """OpenCV decodes to BGR; the model was trained on RGB."""
+
+    def __call__(self, clip: np.ndarray) -> np.ndarray:
+        return clip[..., ::-1]
+
+
+class CenterCrop:
+    """Crop the centre ``size`` x ``size``, rounding the offset as GluonCV does."""
+
+    def __init__(self, size: int = 224):
+        self.size = size
+
+    def __call__(self, clip: np.ndarray) -> np.ndarray:
+        height, width = clip.shape[1:3]
+        x1 = int(round((width - self.size) / 2.0))
+        y1 = int(round((height - self.size) / 2.0))
+        return clip[:, y1 : y1 + self.size, x1 : x1 + self.size, :]
+
+
+class ToUnitRange:
+    """uint8 [0, 255] to float32 [0, 1]."""
+
+    def __init__(self, max_intensity: float = 255.0):
+        self.max_intensity = max_intensity
+
+    def __call__(self, clip: np.ndarray) -> np.ndarray:
+        return clip.astype(np.float32) / np.float32(self.max_intensity)
+
+
+class Normalize:
+    """Subtract the per-channel mean and divide by the std (channels last)."""
+
+    def __init__(self, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD):
+        self.mean = np.asarray(mean, dtype=np.float32)
+        self.std = np.asarray(std, dtype=np.float32)
+
+    def __call__(self, clip: np.ndarray) -> np.ndarray:
+        return (clip - self.mean) / self.std
+
+
+class ToModelLayout:
+    """``(T, H, W, C)`` to the model's ``(C, T, H, W)``, contiguous."""
+
+    def __call__(self, clip: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(clip.transpose(3, 0, 1, 2))
+
+
+class Compose:
+    """Apply steps in order."""
+
+    def __init__(self, steps: List[Callable[[np.ndarray], np.ndarray]]):
+        self.steps = steps
+
+    def __call__(self, clip: np.ndarray) -> np.ndarray:
+        for step in self.steps:
+            clip = step(clip)
+        return clip
+
+
+def i3d_eval_transform(crop: int = 224) -> Compose:
+    """Frames (already resized by the reader, see :class:`Resize`) to the model's input."""
+    return Compose([CenterCrop(crop), BgrToRgb(), ToUnitRange(), Normalize(), ToModelLayout()])

@@ -1,0 +1,80 @@
+"""Pure checks on a segment's key and bytes (no AWS calls): easy to test, easy to read."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass
+
+from contracts.segments import RejectionReason
+
+#: MPEG-TS packets are 188 bytes, each starting with the sync byte 0x47.
+TS_PACKET_SIZE = 188
+TS_SYNC_BYTE = 0x47
+#: Packets checked at the start of the object (a ranged GET of this many bytes).
+TS_PACKETS_CHECKED = 5
+TS_HEADER_BYTES = TS_PACKET_SIZE * TS_PACKETS_CHECKED
+
+_SEQUENCE = re.compile(r"(\d+)(?!.*\d)")
+
+
+class SegmentRejected(Exception):
+    """The object is not a segment this pipeline accepts.
+
+    The message starts with a :class:`RejectionReason` code, then a colon and a
+    human explanation; the dead-letter reader parses the code back out.
+    """
+
+    def __init__(self, reason: RejectionReason, detail: str):
+        self.reason = reason
+        super().__init__(f"{reason.value}: {detail}")
+
+
+@dataclass(frozen=True)
+class SegmentKey:
+    stream_id: str
+    sequence: int
+
+
+def parse_key(key: str, stream_prefix: str) -> SegmentKey:
+    """Derive the stream id and sequence number from an object key.
+
+    ``live/cam 1/seg_00042.ts`` under prefix ``live`` is stream ``cam 1``,
+    sequence 42. The key is used exactly as stored (spaces, ``+`` and non-ASCII
+    characters are ordinary characters here).
+    """
+    if not key.endswith(".ts"):
+        raise SegmentRejected(RejectionReason.NOT_A_SEGMENT, f"{key!r} does not end in .ts")
+    prefix = stream_prefix.strip("/")
+    if prefix and not key.startswith(prefix + "/"):
+        raise SegmentRejected(RejectionReason.OUTSIDE_PREFIX, f"{key!r} is not under {prefix + '/'!r}")
+    relative = key[len(prefix) + 1 :] if prefix else key
+    folder, name = posixpath.split(relative)
+    if not folder:
+        raise SegmentRejected(
+            RejectionReason.OUTSIDE_PREFIX, f"{key!r} has no stream folder: expected {prefix}/<stream id>/<name>.ts"
+        )
+    match = _SEQUENCE.search(name[: -len(".ts")])
+    if not match:
+        raise SegmentRejected(RejectionReason.NO_SEQUENCE, f"{name!r} carries no sequence number")
+    return SegmentKey(stream_id=folder, sequence=int(match.group(1)))
+
+
+def check_size(size: int, max_bytes: int) -> None:
+    if size < TS_HEADER_BYTES:
+        raise SegmentRejected(
+            RejectionReason.TOO_SMALL, f"{size} bytes is less than {TS_PACKETS_CHECKED} MPEG-TS packets"
+        )
+    if size > max_bytes:
+        raise SegmentRejected(RejectionReason.TOO_LARGE, f"{size} bytes is more than the limit of {max_bytes}")
+
+
+def check_mpeg_ts(header: bytes) -> None:
+    """The sync byte must open each of the first packets."""
+    for packet in range(TS_PACKETS_CHECKED):
+        offset = packet * TS_PACKET_SIZE
+        if offset >= len(header) or header[offset] != TS_SYNC_BYTE:
+            raise SegmentRejected(
+                RejectionReason.NOT_MPEG_TS,
+                f"no MPEG-TS sync byte 0x47 at offset {offset} (packet {packet})",
+            )

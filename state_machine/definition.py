@@ -1,0 +1,337 @@
+"""The one builder of the workflow's Amazon States Language definition.
+
+``pulumi up`` deploys its output to AWS, and the local stack deploys the very
+same output into moto, whose ASL interpreter runs it.
+
+Flow::
+
+    ValidateSegment -> BuildRequest -> DetectActivity -> RecordDetection -> [alerts] -> Recorded
+          |                                 |                 |
+          +--------- Catch ---------------> <State>Failed -> SendToDeadLetterQueue -> SegmentFailed (Fail)
+
+Error names. Step Functions names an AWS SDK integration's errors
+``<ServiceName>.<ErrorName>`` in PascalCase and always with the ``Exception``
+suffix (AWS's "AWS SDK service integrations" page: ``AcmPca.ResourceNotFoundException``,
+``S3.BucketAlreadyExistsException`` for S3's ``BucketAlreadyExists``). So
+SageMaker Runtime's ``ServiceUnavailable`` is ``SageMakerRuntime.ServiceUnavailableException``.
+Throttling is the exception: ``ThrottlingException`` is a common AWS error that
+the SageMaker Runtime API model does not list, and the SDK behind Step
+Functions reports an unmodelled error as the service's base exception,
+``SageMakerRuntime.SageMakerRuntimeException``. The retrier therefore lists
+both names; the local stack can produce either (see ``devstack.bridges``) and
+the tests drive the throttle path with each.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from contracts import dead_letters, records
+from contracts.segments import SEGMENT_REJECTED_ERROR, Segment
+
+ENDPOINT_THROTTLING_ERRORS = (
+    "SageMakerRuntime.ThrottlingException",
+    "SageMakerRuntime.SageMakerRuntimeException",
+)
+ENDPOINT_TRANSIENT_ERRORS = (
+    "SageMakerRuntime.ServiceUnavailableException",
+    "SageMakerRuntime.InternalFailureException",
+    "SageMakerRuntime.InternalDependencyException",
+    "SageMakerRuntime.ModelNotReadyException",
+)
+LAMBDA_TRANSIENT_ERRORS = (
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+)
+DYNAMODB_TRANSIENT_ERRORS = (
+    "DynamoDB.ProvisionedThroughputExceededException",
+    "DynamoDB.ThrottlingException",
+    "DynamoDB.RequestLimitExceeded",
+    "DynamoDB.InternalServerErrorException",
+)
+DUPLICATE_ERROR = "DynamoDB.ConditionalCheckFailedException"
+
+#: An Express workflow is stopped after five minutes.
+EXPRESS_LIMIT_SECONDS = 300
+
+STATE_VALIDATE = "ValidateSegment"
+STATE_BUILD_REQUEST = "BuildRequest"
+STATE_DETECT = "DetectActivity"
+STATE_RECORD = "RecordDetection"
+STATE_WATCHED = "IsWatchedActivity"
+STATE_ALERT = "PublishAlert"
+STATE_RECORDED = "Recorded"
+STATE_DUPLICATE = "AlreadyRecorded"
+STATE_SEND_DLQ = "SendToDeadLetterQueue"
+STATE_FAILED = "SegmentFailed"
+
+
+@dataclass(frozen=True)
+class Retry:
+    """One ASL retrier's timing."""
+
+    interval_seconds: int
+    max_attempts: int
+    backoff_rate: float = 2.0
+    max_delay_seconds: int | None = None
+
+    def to_asl(self, errors: tuple[str, ...] | list[str]) -> dict[str, Any]:
+        retrier: dict[str, Any] = {
+            "ErrorEquals": list(errors),
+            "IntervalSeconds": self.interval_seconds,
+            "MaxAttempts": self.max_attempts,
+            "BackoffRate": self.backoff_rate,
+        }
+        if self.max_delay_seconds is not None:
+            retrier["MaxDelaySeconds"] = self.max_delay_seconds
+            retrier["JitterStrategy"] = "FULL"
+        return retrier
+
+    def worst_case_wait_seconds(self) -> float:
+        """The longest total sleep this retrier can add (jitter only shortens it)."""
+        total, delay = 0.0, float(self.interval_seconds)
+        for _ in range(self.max_attempts):
+            total += min(delay, self.max_delay_seconds or delay)
+            delay *= self.backoff_rate
+        return total
+
+
+@dataclass(frozen=True)
+class WorkflowTuning:
+    """Timeouts, retries and request options; the stack config sets them."""
+
+    endpoint_timeout_seconds: int = 40
+    endpoint_throttling: Retry = Retry(interval_seconds=1, max_attempts=5, max_delay_seconds=16)
+    endpoint_transient: Retry = Retry(interval_seconds=2, max_attempts=2, max_delay_seconds=16)
+    endpoint_timeout_retry: Retry = Retry(interval_seconds=1, max_attempts=1)
+    lambda_timeout_seconds: int = 10
+    lambda_retry: Retry = Retry(interval_seconds=1, max_attempts=2)
+    dynamodb_retry: Retry = Retry(interval_seconds=1, max_attempts=4, max_delay_seconds=8)
+    dead_letter_retry: Retry = Retry(interval_seconds=1, max_attempts=3)
+    top_k: int = 5
+    clips: int = 1
+    min_confidence: float = 0.0
+
+    #: Time allowed for a call that fails with an error response (not a timeout).
+    ERROR_RESPONSE_SECONDS = 5
+
+    def worst_case_seconds(self) -> float:
+        """Upper bound of one execution's duration, to compare with Express's 5 minutes.
+
+        Only attempts that time out take the full task timeout (the timeout retrier
+        bounds how many do); an attempt that fails with an error response is allowed
+        :data:`ERROR_RESPONSE_SECONDS`; every retrier sleeps its longest.
+        """
+        quick = self.ERROR_RESPONSE_SECONDS
+        endpoint = (
+            (1 + self.endpoint_timeout_retry.max_attempts) * self.endpoint_timeout_seconds
+            + (self.endpoint_throttling.max_attempts + self.endpoint_transient.max_attempts) * quick
+            + sum(
+                r.worst_case_wait_seconds()
+                for r in (self.endpoint_throttling, self.endpoint_transient, self.endpoint_timeout_retry)
+            )
+        )
+        lambda_ = (1 + self.lambda_retry.max_attempts) * self.lambda_timeout_seconds + self.lambda_retry.worst_case_wait_seconds()
+        dynamodb = (1 + self.dynamodb_retry.max_attempts) * quick + self.dynamodb_retry.worst_case_wait_seconds()
+        sqs = (1 + self.dead_letter_retry.max_attempts) * quick + self.dead_letter_retry.worst_case_wait_seconds()
+        return lambda_ + endpoint + dynamodb + sqs
+
+    def with_fast_retries(self) -> "WorkflowTuning":
+        """The same retriers with 1 s intervals and short caps, for the local stack's tests."""
+        fast = lambda r: dataclasses.replace(r, interval_seconds=1, backoff_rate=1.0, max_delay_seconds=1 if r.max_delay_seconds else None)  # noqa: E731
+        return dataclasses.replace(
+            self,
+            endpoint_throttling=fast(self.endpoint_throttling),
+            endpoint_transient=fast(self.endpoint_transient),
+            endpoint_timeout_retry=fast(self.endpoint_timeout_retry),
+            lambda_retry=fast(self.lambda_retry),
+            dynamodb_retry=fast(self.dynamodb_retry),
+            dead_letter_retry=fast(self.dead_letter_retry),
+        )
+
+
+@dataclass(frozen=True)
+class WorkflowTargets:
+    """The resolved names and ARNs the definition calls."""
+
+    validate_function_arn: str
+    endpoint_name: str
+    table_name: str
+    dead_letter_queue_url: str
+    #: Optional alerts (the watch list): bus to notify and the labels watched.
+    alert_bus_name: str | None = None
+    watch_activities: tuple[str, ...] = field(default_factory=tuple)
+    alert_threshold: float = 0.5
+
+
+def _catch_to_dead_letter(state: str) -> list[dict[str, Any]]:
+    return [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": f"{state}Failed"}]
+
+
+def _dead_letter_pass(state: str) -> dict[str, Any]:
+    return {
+        "Type": "Pass",
+        "Comment": f"Assemble the dead-letter message for a failure in {state}.",
+        "Parameters": dead_letters.message_parameters(state),
+        "ResultPath": dead_letters.MESSAGE_PATH,
+        "Next": STATE_SEND_DLQ,
+    }
+
+
+def _segment_selector() -> dict[str, str]:
+    # The Lambda's output keeps exactly the Segment fields; anything else it returns is dropped.
+    return {f"{f.name}.$": f"$.Payload.{f.name}" for f in dataclasses.fields(Segment)}
+
+
+def build_definition(targets: WorkflowTargets, tuning: WorkflowTuning = WorkflowTuning()) -> dict[str, Any]:
+    """The workflow's definition, as a dict (``json.dumps`` it for the API)."""
+    states: dict[str, Any] = {}
+    states[STATE_VALIDATE] = {
+        "Type": "Task",
+        "Comment": "Check the uploaded object is an MPEG-TS segment under the stream prefix.",
+        "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": targets.validate_function_arn, "Payload.$": "$"},
+        "TimeoutSeconds": tuning.lambda_timeout_seconds,
+        "ResultSelector": _segment_selector(),
+        "ResultPath": records.SEGMENT_PATH,
+        "Retry": [tuning.lambda_retry.to_asl(LAMBDA_TRANSIENT_ERRORS)],
+        "Catch": _catch_to_dead_letter(STATE_VALIDATE),
+        "Next": STATE_BUILD_REQUEST,
+    }
+    states[STATE_BUILD_REQUEST] = {
+        "Type": "Pass",
+        "Comment": "The endpoint's JSON request.",
+        "Parameters": {
+            "s3_uri.$": f"{records.SEGMENT_PATH}.s3_uri",
+            "top_k": tuning.top_k,
+            "clips": tuning.clips,
+            "min_confidence": tuning.min_confidence,
+        },
+        "ResultPath": "$.request",
+        "Next": STATE_DETECT,
+    }
+    states[STATE_DETECT] = {
+        "Type": "Task",
+        "Comment": "Ask the SageMaker endpoint which activity the segment shows.",
+        "Resource": "arn:aws:states:::aws-sdk:sagemakerruntime:invokeEndpoint",
+        "Parameters": {
+            "EndpointName": targets.endpoint_name,
+            "ContentType": "application/json",
+            "Accept": "application/json",
+            "Body.$": "States.JsonToString($.request)",
+        },
+        "TimeoutSeconds": tuning.endpoint_timeout_seconds,
+        "ResultSelector": {"result.$": "States.StringToJson($.Body)"},
+        "ResultPath": "$.inference",
+        "Retry": [
+            tuning.endpoint_throttling.to_asl(ENDPOINT_THROTTLING_ERRORS),
+            tuning.endpoint_transient.to_asl(ENDPOINT_TRANSIENT_ERRORS),
+            tuning.endpoint_timeout_retry.to_asl(["States.Timeout"]),
+        ],
+        "Catch": _catch_to_dead_letter(STATE_DETECT),
+        "Next": STATE_RECORD,
+    }
+    after_record = STATE_WATCHED if targets.watch_activities and targets.alert_bus_name else STATE_RECORDED
+    states[STATE_RECORD] = {
+        "Type": "Task",
+        "Comment": "Write the detection; a repeated delivery of the same object version writes nothing.",
+        "Resource": "arn:aws:states:::dynamodb:putItem",
+        "Parameters": records.put_item_parameters(targets.table_name),
+        "ResultPath": None,
+        "Retry": [tuning.dynamodb_retry.to_asl(DYNAMODB_TRANSIENT_ERRORS)],
+        "Catch": [
+            {"ErrorEquals": [DUPLICATE_ERROR], "ResultPath": "$.duplicate", "Next": STATE_DUPLICATE},
+            *_catch_to_dead_letter(STATE_RECORD),
+        ],
+        "Next": after_record,
+    }
+    if after_record == STATE_WATCHED:
+        states.update(_alert_states(targets, tuning))
+    states[STATE_RECORDED] = {"Type": "Succeed", "Comment": "One item written for this segment."}
+    states[STATE_DUPLICATE] = {"Type": "Succeed", "Comment": "This object version was already recorded."}
+    for failing in (STATE_VALIDATE, STATE_DETECT, STATE_RECORD):
+        states[f"{failing}Failed"] = _dead_letter_pass(failing)
+    states[STATE_SEND_DLQ] = {
+        "Type": "Task",
+        "Comment": "Keep the failed segment's event and its reason in the dead-letter queue.",
+        "Resource": "arn:aws:states:::sqs:sendMessage",
+        "Parameters": {
+            "QueueUrl": targets.dead_letter_queue_url,
+            "MessageBody.$": f"States.JsonToString({dead_letters.MESSAGE_PATH})",
+        },
+        "ResultPath": None,
+        "Retry": [tuning.dead_letter_retry.to_asl(["States.ALL"])],
+        "Next": STATE_FAILED,
+    }
+    states[STATE_FAILED] = {
+        "Type": "Fail",
+        "Error": "SegmentFailed",
+        "Cause": "The segment was not recorded; its event and reason are in the dead-letter queue.",
+    }
+    return {
+        "Comment": "Activity detection on one uploaded HLS segment.",
+        "StartAt": STATE_VALIDATE,
+        "TimeoutSeconds": EXPRESS_LIMIT_SECONDS,
+        "States": states,
+    }
+
+
+def _alert_states(targets: WorkflowTargets, tuning: WorkflowTuning) -> dict[str, Any]:
+    watched = [
+        {
+            "And": [
+                {"Variable": "$.inference.result.label", "StringEquals": label},
+                {"Variable": "$.inference.result.probability", "NumericGreaterThanEquals": targets.alert_threshold},
+            ]
+        }
+        for label in targets.watch_activities
+    ]
+    return {
+        STATE_WATCHED: {
+            "Type": "Choice",
+            "Comment": "Alert only on watched activities above the alert threshold.",
+            "Choices": [{"Or": watched, "Next": STATE_ALERT}] if len(watched) > 1 else [{**watched[0], "Next": STATE_ALERT}],
+            "Default": STATE_RECORDED,
+        },
+        STATE_ALERT: {
+            "Type": "Task",
+            "Comment": "Tell subscribers a watched activity was seen (the record is already written).",
+            "Resource": "arn:aws:states:::events:putEvents",
+            "Parameters": {
+                "Entries": [
+                    {
+                        "EventBusName": targets.alert_bus_name,
+                        "Source": ALERT_SOURCE,
+                        "DetailType": ALERT_DETAIL_TYPE,
+                        "Detail": {
+                            "stream_id.$": f"{records.SEGMENT_PATH}.stream_id",
+                            "segment_seq.$": f"{records.SEGMENT_PATH}.sequence",
+                            "start_seconds.$": f"{records.SEGMENT_PATH}.start_seconds",
+                            "label.$": "$.inference.result.label",
+                            "probability.$": "$.inference.result.probability",
+                            "s3_uri.$": f"{records.SEGMENT_PATH}.s3_uri",
+                        },
+                    }
+                ]
+            },
+            "ResultPath": None,
+            "Retry": [tuning.dead_letter_retry.to_asl(["States.ALL"])],
+            # The record is written: a lost alert must not send the segment to the DLQ.
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.alert_error", "Next": STATE_RECORDED}],
+            "Next": STATE_RECORDED,
+        },
+    }
+
+
+ALERT_SOURCE = "activity-detection"
+ALERT_DETAIL_TYPE = "ActivityDetected"
+
+
+def definition_json(targets: WorkflowTargets, tuning: WorkflowTuning = WorkflowTuning()) -> str:
+    """The definition as the JSON string the Step Functions API takes."""
+    return json.dumps(build_definition(targets, tuning), indent=2, sort_keys=False)

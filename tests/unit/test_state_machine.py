@@ -1,0 +1,117 @@
+"""The definition builder: valid ASL, the retry/catch structure, the Express budget, permissions."""
+
+import json
+
+import pytest
+from statelint.linter import Linter
+
+from contracts import records
+from state_machine import definition as sm
+from state_machine.permissions import required_permissions
+
+TARGETS = sm.WorkflowTargets(
+    validate_function_arn="arn:aws:lambda:us-east-1:123456789012:function:validate",
+    endpoint_name="activity-endpoint",
+    table_name="detections",
+    dead_letter_queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/dlq",
+)
+
+
+@pytest.fixture
+def definition():
+    return sm.build_definition(TARGETS)
+
+
+def test_statelint_finds_no_problem(definition):
+    assert Linter.validate(definition) == []
+
+
+def test_statelint_catches_an_injected_error(definition):
+    definition["States"][sm.STATE_DETECT]["Next"] = "NoSuchState"
+    assert Linter.validate(definition), "the validator must notice a dangling Next"
+
+
+def test_detect_retries_throttling_under_both_names_with_jitter(definition):
+    retriers = definition["States"][sm.STATE_DETECT]["Retry"]
+    throttling = retriers[0]
+    assert set(throttling["ErrorEquals"]) == {
+        "SageMakerRuntime.ThrottlingException",
+        "SageMakerRuntime.SageMakerRuntimeException",
+    }
+    assert throttling["JitterStrategy"] == "FULL" and throttling["MaxDelaySeconds"] > 0
+    assert throttling["BackoffRate"] > 1 and 0 < throttling["MaxAttempts"] <= 10
+    transient = {e for r in retriers for e in r["ErrorEquals"]}
+    assert {"SageMakerRuntime.ServiceUnavailableException", "SageMakerRuntime.ModelNotReadyException",
+            "SageMakerRuntime.InternalFailureException", "States.Timeout"} <= transient
+    assert definition["States"][sm.STATE_DETECT]["TimeoutSeconds"] > 0
+
+
+def test_endpoint_call_parses_json_body(definition):
+    detect = definition["States"][sm.STATE_DETECT]
+    assert detect["Resource"] == "arn:aws:states:::aws-sdk:sagemakerruntime:invokeEndpoint"
+    assert detect["ResultSelector"] == {"result.$": "States.StringToJson($.Body)"}
+    assert detect["Parameters"]["EndpointName"] == "activity-endpoint"
+
+
+def test_duplicate_write_ends_as_success(definition):
+    record = definition["States"][sm.STATE_RECORD]
+    assert record["Parameters"]["ConditionExpression"] == records.CONDITION_EXPRESSION
+    duplicate_catch = record["Catch"][0]
+    assert duplicate_catch["ErrorEquals"] == ["DynamoDB.ConditionalCheckFailedException"]
+    assert definition["States"][duplicate_catch["Next"]]["Type"] == "Succeed"
+
+
+def test_every_failure_reaches_dead_letter_queue_then_fails(definition):
+    states = definition["States"]
+    for name in (sm.STATE_VALIDATE, sm.STATE_DETECT, sm.STATE_RECORD):
+        catch_all = states[name]["Catch"][-1]
+        assert catch_all["ErrorEquals"] == ["States.ALL"]
+        passed = states[catch_all["Next"]]
+        assert passed["Parameters"]["failed_state"] == name
+        assert passed["Next"] == sm.STATE_SEND_DLQ
+    send = states[sm.STATE_SEND_DLQ]
+    assert send["Resource"] == "arn:aws:states:::sqs:sendMessage"
+    assert send["Parameters"]["QueueUrl"] == TARGETS.dead_letter_queue_url
+    assert states[send["Next"]]["Type"] == "Fail"
+
+
+def test_worst_case_stays_inside_express_limit():
+    tuning = sm.WorkflowTuning()
+    assert tuning.worst_case_seconds() < sm.EXPRESS_LIMIT_SECONDS
+    slow = sm.WorkflowTuning(endpoint_timeout_seconds=200)
+    assert slow.worst_case_seconds() > sm.EXPRESS_LIMIT_SECONDS  # the bound really depends on the timeout
+
+
+def test_record_item_uses_every_schema_attribute(definition):
+    item = definition["States"][sm.STATE_RECORD]["Parameters"]["Item"]
+    assert set(item) == {a.name for a in records.ATTRIBUTES}
+    assert item["probability"] == {"N.$": "States.Format('{}', $.inference.result.probability)"}
+
+
+def test_permissions_derived_from_definition(definition):
+    actions = {(p.action, p.resource_ref) for p in required_permissions(definition)}
+    assert actions == {
+        ("lambda:InvokeFunction", TARGETS.validate_function_arn),
+        ("sagemaker:InvokeEndpoint", TARGETS.endpoint_name),
+        ("dynamodb:PutItem", TARGETS.table_name),
+        ("sqs:SendMessage", TARGETS.dead_letter_queue_url),
+    }
+
+
+def test_permissions_refuse_unknown_integration(definition):
+    definition["States"][sm.STATE_DETECT]["Resource"] = "arn:aws:states:::aws-sdk:s3:deleteBucket"
+    with pytest.raises(ValueError, match="no IAM mapping"):
+        required_permissions(definition)
+
+
+def test_alert_branch_only_with_watch_list():
+    watched = sm.build_definition(
+        sm.WorkflowTargets(**{**TARGETS.__dict__, "alert_bus_name": "bus", "watch_activities": ("Skiing", "Biking")})
+    )
+    assert sm.STATE_ALERT in watched["States"] and sm.STATE_ALERT not in sm.build_definition(TARGETS)["States"]
+    assert Linter.validate(watched) == []
+    assert ("events:PutEvents", "bus") in {(p.action, p.resource_ref) for p in required_permissions(watched)}
+
+
+def test_definition_json_round_trips():
+    assert json.loads(sm.definition_json(TARGETS)) == sm.build_definition(TARGETS)

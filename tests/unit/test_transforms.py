@@ -1,0 +1,32 @@
+"""Our preprocessing against GluonCV's VideoGroupValTransform on the same frames."""
+
+import numpy as np
+
+from inference.transforms import IMAGENET_MEAN, IMAGENET_STD, CenterCrop, Resize, i3d_eval_transform
+
+
+def test_equals_gluoncv_val_transform():
+    from gluoncv.data.transforms.video import VideoGroupValTransform
+
+    rng = np.random.default_rng(7)
+    bgr = rng.integers(0, 256, size=(32, 256, 340, 3), dtype=np.uint8)
+    ours = i3d_eval_transform(224)(bgr)  # (3, T, 224, 224)
+
+    rgb_frames = [frame[..., ::-1] for frame in bgr]
+    theirs = VideoGroupValTransform(size=224, mean=IMAGENET_MEAN, std=IMAGENET_STD)(rgb_frames)
+    # GluonCV's dataset stacks (T, 3, H, W) and transposes to (3, T, H, W).
+    theirs = np.stack(theirs).transpose(1, 0, 2, 3)
+
+    assert ours.shape == (3, 32, 224, 224) and ours.dtype == np.float32
+    assert np.max(np.abs(ours - theirs)) <= 1e-5
+
+
+def test_center_crop_rounding_matches_odd_sizes():
+    clip = np.arange(1 * 5 * 7 * 1).reshape(1, 5, 7, 1)
+    cropped = CenterCrop(3)(clip)
+    assert cropped[0, :, :, 0].tolist() == clip[0, 1:4, 2:5, 0].tolist()
+
+
+def test_resize_is_exact_size():
+    frame = np.zeros((272, 640, 3), dtype=np.uint8)
+    assert Resize(340, 256).frame(frame).shape == (256, 340, 3)

@@ -1,0 +1,58 @@
+"""Key parsing and MPEG-TS checks of the validation Lambda."""
+
+import pytest
+
+from contracts.segments import RejectionReason
+from lambdas.validate_segment.rules import SegmentRejected, check_mpeg_ts, check_size, parse_key
+
+
+@pytest.mark.parametrize(
+    "key,stream,sequence",
+    [
+        ("live/cam-1/segment_00042.ts", "cam-1", 42),
+        ("live/cam-1/channel_00000123.ts", "cam-1", 123),  # MediaLive's naming
+        ("live/cam 1/seg 7.ts", "cam 1", 7),  # spaces
+        ("live/a+b/seg+9.ts", "a+b", 9),  # plus signs are literal
+        ("live/café/séquence_3.ts", "café", 3),  # non-ASCII
+        ("live/site/east/seg_00001.ts", "site/east", 1),  # nested stream ids
+        ("live/cam/v2_take_0005.ts", "cam", 5),  # the last run of digits
+    ],
+)
+def test_parse_key(key, stream, sequence):
+    parsed = parse_key(key, "live")
+    assert (parsed.stream_id, parsed.sequence) == (stream, sequence)
+
+
+@pytest.mark.parametrize(
+    "key,reason",
+    [
+        ("live/cam/index.m3u8", RejectionReason.NOT_A_SEGMENT),
+        ("other/cam/seg_1.ts", RejectionReason.OUTSIDE_PREFIX),
+        ("live/seg_1.ts", RejectionReason.OUTSIDE_PREFIX),
+        ("live/cam/segment.ts", RejectionReason.NO_SEQUENCE),
+    ],
+)
+def test_parse_key_rejects(key, reason):
+    with pytest.raises(SegmentRejected) as rejected:
+        parse_key(key, "live")
+    assert rejected.value.reason is reason
+    assert str(rejected.value).startswith(reason.value + ":")
+
+
+def test_size_bounds():
+    check_size(188 * 5, 10_000)
+    with pytest.raises(SegmentRejected, match="TOO_SMALL"):
+        check_size(0, 10_000)
+    with pytest.raises(SegmentRejected, match="TOO_LARGE"):
+        check_size(10_001, 10_000)
+
+
+def test_mpeg_ts_sync_bytes():
+    good = bytearray(188 * 5)
+    for packet in range(5):
+        good[packet * 188] = 0x47
+    check_mpeg_ts(bytes(good))
+    bad = bytearray(good)
+    bad[188 * 3] = 0x00
+    with pytest.raises(SegmentRejected, match="NOT_MPEG_TS.*packet 3"):
+        check_mpeg_ts(bytes(bad))

@@ -1,0 +1,1 @@
+"""Sample videos and HLS segment cutting (``python -m videos``)."""
