@@ -1,0 +1,175 @@
+"""The Pulumi program: read the stack's config, derive names, wire the components.
+
+    pulumi stack init dev && pulumi up      # see README.md for every lifecycle command
+"""
+
+import os
+
+import pulumi
+import pulumi_aws as aws
+
+from infra import archives
+from infra.alerts import Alerts, AlertsArgs
+from infra.live_source import LiveSource, LiveSourceArgs
+from infra.model_endpoint import ModelEndpoint, ModelEndpointArgs, default_inference_image
+from infra.naming import physical_name
+from infra.observability import Observability, ObservabilityArgs
+from infra.results import Results, ResultsArgs
+from infra.settings import ROOT, Settings
+from infra.storage import Storage, StorageArgs
+from infra.workflow import Workflow, WorkflowArgs
+from state_machine.definition import WorkflowTuning
+
+settings = Settings.from_config(pulumi.Config())
+project, stack = pulumi.get_project(), pulumi.get_stack()
+region = pulumi.Config("aws").require("region")
+account_id = aws.get_caller_identity().account_id
+
+
+def name(role: str, kind: str = "default") -> str:
+    return physical_name(project, stack, role, kind)
+
+
+def repo_path(path: str) -> str:
+    return path if os.path.isabs(path) else os.path.join(ROOT, path)
+
+
+storage = Storage(
+    "storage",
+    StorageArgs(
+        livestream_bucket_name=name(f"livestream-{account_id}-{region}", "s3_bucket"),
+        artifacts_bucket_name=name(f"artifacts-{account_id}-{region}", "s3_bucket"),
+        stream_prefix=settings.stream_prefix,
+        segment_retention_days=settings.segment_retention_days,
+        force_destroy=settings.force_destroy_buckets,
+    ),
+)
+
+results = Results(
+    "results",
+    ResultsArgs(
+        table_name=name("detections", "dynamodb_table"),
+        workflow_dlq_name=name("workflow-dlq", "sqs_queue"),
+        events_dlq_name=name("events-dlq", "sqs_queue"),
+    ),
+)
+
+endpoint_name = name("endpoint", "sagemaker_endpoint")
+model_endpoint = ModelEndpoint(
+    "inference",
+    ModelEndpointArgs(
+        endpoint_name=endpoint_name,
+        role_name=name("sagemaker", "iam_role"),
+        model_archive_path=archives.build_model_archive(repo_path(settings.model_dir)),
+        artifacts_bucket=storage.artifacts_bucket,
+        livestream_bucket=storage.livestream_bucket,
+        stream_prefix=settings.stream_prefix,
+        image_uri=settings.inference_image or default_inference_image(region),
+        instance_type=settings.endpoint_instance_type,
+        initial_instance_count=settings.endpoint_initial_count,
+        min_capacity=settings.autoscaling_min_capacity,
+        max_capacity=settings.autoscaling_max_capacity,
+        target_invocations_per_instance=settings.autoscaling_target_invocations,
+        account_id=account_id,
+        region=region,
+        log_retention_days=settings.log_retention_days,
+        environment={
+            "ALLOWED_BUCKETS": name(f"livestream-{account_id}-{region}", "s3_bucket"),
+            "MAX_SEGMENT_BYTES": str(settings.max_segment_bytes),
+            "MAX_SEGMENT_SECONDS": str(settings.segment_seconds * 3),
+        },
+    ),
+)
+
+alerts = None
+if settings.watch_activities:
+    alerts = Alerts("alerts", AlertsArgs(bus_name=name("alerts"), email=settings.alert_email))
+
+tuning = WorkflowTuning(
+    endpoint_timeout_seconds=settings.endpoint_timeout_seconds,
+    clips=settings.clips,
+    min_confidence=settings.min_confidence,
+)
+workflow = Workflow(
+    "workflow",
+    WorkflowArgs(
+        function_name=name("validate-segment", "lambda_function"),
+        state_machine_name=name("workflow", "state_machine"),
+        lambda_role_name=name("lambda", "iam_role"),
+        state_machine_role_name=name("workflow", "iam_role"),
+        events_role_name=name("events", "iam_role"),
+        livestream_bucket=storage.livestream_bucket,
+        stream_prefix=settings.stream_prefix,
+        endpoint_name=model_endpoint.endpoint.name,
+        table=results.table,
+        workflow_dlq=results.workflow_dlq,
+        events_dlq=results.events_dlq,
+        account_id=account_id,
+        region=region,
+        lambda_runtime=settings.lambda_runtime,
+        powertools_layer_arn=settings.powertools_layer_arn,
+        log_retention_days=settings.log_retention_days,
+        lambda_environment={
+            "STREAM_PREFIX": settings.stream_prefix,
+            "MAX_SEGMENT_BYTES": str(settings.max_segment_bytes),
+            "SEGMENT_SECONDS": str(settings.segment_seconds),
+            "RESULT_TTL_DAYS": str(settings.result_ttl_days),
+        },
+        tuning=tuning.with_fast_retries() if settings.fast_retries else tuning,
+        alert_bus=alerts.bus if alerts else None,
+        watch_activities=settings.watch_activities,
+        alert_threshold=settings.alert_threshold,
+    ),
+)
+
+observability = Observability(
+    "observability",
+    ObservabilityArgs(
+        dashboard_name=name("dashboard"),
+        region=region,
+        state_machine_arn=workflow.state_machine.arn,
+        endpoint_name=model_endpoint.endpoint.name,
+        workflow_dlq_name=results.workflow_dlq.name,
+        events_dlq_name=results.events_dlq.name,
+        alarm_email=settings.alert_email,
+    ),
+)
+
+live_source = None
+if settings.live_source_enabled:
+    video = repo_path(settings.live_source_video)
+    if not os.path.exists(video):
+        raise FileNotFoundError(f"{video} is missing: run `python -m videos fetch` or set liveSourceVideo")
+    live_source = LiveSource(
+        "live",
+        LiveSourceArgs(
+            role_name=name("medialive", "iam_role"),
+            video_path=video,
+            artifacts_bucket=storage.artifacts_bucket,
+            livestream_bucket=storage.livestream_bucket,
+            stream_prefix=settings.stream_prefix,
+            stream_id=settings.stream_id,
+            segment_seconds=settings.segment_seconds,
+            account_id=account_id,
+            region=region,
+        ),
+    )
+
+pulumi.export("livestream_bucket", storage.livestream_bucket.bucket)
+pulumi.export("artifacts_bucket", storage.artifacts_bucket.bucket)
+pulumi.export("stream_prefix", settings.stream_prefix)
+pulumi.export("state_machine_arn", workflow.state_machine.arn)
+pulumi.export(
+    "executions_console_url",
+    workflow.state_machine.arn.apply(
+        lambda arn: f"https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/list?stateMachineArn={arn}"
+    ),
+)
+pulumi.export("table_name", results.table.name)
+pulumi.export("workflow_dlq_url", results.workflow_dlq.url)
+pulumi.export("events_dlq_url", results.events_dlq.url)
+pulumi.export("endpoint_name", model_endpoint.endpoint.name)
+pulumi.export("validate_function_name", workflow.function.name)
+pulumi.export("dashboard_name", observability.dashboard.dashboard_name)
+pulumi.export("medialive_channel_id", live_source.channel.channel_id if live_source else None)
+pulumi.export("alert_bus_name", alerts.bus.name if alerts else None)

@@ -1,0 +1,112 @@
+"""Build the deployable archives: ``model.tar.gz`` for SageMaker and the Lambda's zip.
+
+Both are byte-for-byte reproducible (sorted entries, fixed timestamps), so an
+unchanged model or handler gives an unchanged asset and ``pulumi up`` has
+nothing to do.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import tarfile
+import zipfile
+
+from infra.settings import ROOT
+
+BUILD_DIR = os.path.join(ROOT, ".build")
+MODEL_FILES = ("model-symbol.json", "model-0000.params", "classes.txt", "manifest.json")
+#: The module AWS's MXNet container loads (``SAGEMAKER_PROGRAM``), at the top of code/.
+ENTRY_MODULE = "sagemaker_entry.py"
+FIXED_MTIME = 315532800  # 1980-01-01, the earliest time a zip can hold
+
+
+def _package_files(package: str) -> list[tuple[str, str]]:
+    """(path on disk, path in archive) for every .py/.txt file of a package, sorted."""
+    found = []
+    base = os.path.join(ROOT, package)
+    for folder, dirs, files in os.walk(base):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(files):
+            if name.endswith((".py", ".txt")):
+                path = os.path.join(folder, name)
+                found.append((path, os.path.relpath(path, ROOT)))
+    return found
+
+
+def model_archive_entries(model_dir: str) -> list[tuple[str, str]]:
+    """What goes into model.tar.gz: model files at the root, the inference code under code/."""
+    entries = []
+    for name in MODEL_FILES:
+        path = os.path.join(model_dir, name)
+        if not os.path.exists(path):
+            if name == "manifest.json":
+                continue
+            raise FileNotFoundError(
+                f"{path} is missing: run `python -m model export --source gluoncv --out {model_dir}` "
+                "(or --source params / random, see README)"
+            )
+        entries.append((path, name))
+    for path, relative in _package_files("inference"):
+        entries.append((path, "code/" + relative))
+    entries.append((os.path.join(ROOT, "inference", ENTRY_MODULE), "code/" + ENTRY_MODULE))
+    entries.append((os.path.join(ROOT, "inference", "requirements.txt"), "code/requirements.txt"))
+    return entries
+
+
+def _fingerprint(entries: list[tuple[str, str]]) -> str:
+    digest = hashlib.sha256()
+    for path, name in entries:
+        stat = os.stat(path)
+        digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+    return digest.hexdigest()[:16]
+
+
+def build_model_archive(model_dir: str, out_dir: str = BUILD_DIR) -> str:
+    """Write (or reuse) ``model-<fingerprint>.tar.gz`` and return its path."""
+    entries = model_archive_entries(model_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    target = os.path.join(out_dir, f"model-{_fingerprint(entries)}.tar.gz")
+    if os.path.exists(target):
+        return target
+    partial = target + ".partial"
+    with open(partial, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=6) as zipped:
+        with tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            for path, name in entries:
+                info = tar.gettarinfo(path, arcname=name)
+                info.mtime, info.uid, info.gid, info.uname, info.gname = FIXED_MTIME, 0, 0, "", ""
+                info.mode = 0o644
+                with open(path, "rb") as handle:
+                    tar.addfile(info, handle)
+    os.replace(partial, target)
+    return target
+
+
+#: Packages the Lambda imports; its handler is lambdas.validate_segment.handler.handler.
+LAMBDA_PACKAGES = ("lambdas", "contracts")
+LAMBDA_HANDLER = "lambdas.validate_segment.handler.handler"
+
+
+def lambda_archive_bytes() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for package in LAMBDA_PACKAGES:
+            for path, relative in _package_files(package):
+                info = zipfile.ZipInfo(relative, date_time=(1980, 1, 1, 0, 0, 0))
+                info.external_attr = 0o644 << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                with open(path, "rb") as handle:
+                    archive.writestr(info, handle.read())
+    return buffer.getvalue()
+
+
+def build_lambda_archive(out_dir: str = BUILD_DIR) -> str:
+    data = lambda_archive_bytes()
+    os.makedirs(out_dir, exist_ok=True)
+    target = os.path.join(out_dir, f"validate-segment-{hashlib.sha256(data).hexdigest()[:16]}.zip")
+    if not os.path.exists(target):
+        with open(target, "wb") as handle:
+            handle.write(data)
+    return target

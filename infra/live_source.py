@@ -1,0 +1,173 @@
+"""Live source: a MediaLive channel that loops the sample video and writes 10-second HLS segments to S3.
+
+Started and stopped by hand (it bills per hour while running): see the README.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra import policies
+
+DESTINATION_ID = "livestream"
+VIDEO_DESCRIPTION = "video_720p"
+KEEP_SEGMENTS = 21  # as the seed: MediaLive keeps the latest 21 segments in the playlist
+
+
+@dataclass
+class LiveSourceArgs:
+    role_name: str
+    video_path: str
+    artifacts_bucket: aws.s3.Bucket
+    livestream_bucket: aws.s3.Bucket
+    stream_prefix: str
+    stream_id: str
+    segment_seconds: int
+    account_id: pulumi.Input[str]
+    region: str
+
+
+def hls_destination_url(bucket: str, stream_prefix: str, stream_id: str) -> str:
+    """MediaLive appends the output's name modifier and ``_<8 digits>.ts`` to this base."""
+    return f"s3ssl://{bucket}/{stream_prefix.strip('/')}/{stream_id}/channel"
+
+
+class LiveSource(pulumi.ComponentResource):
+    def __init__(self, name: str, args: LiveSourceArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("activity-detection:live:LiveSource", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.video = aws.s3.BucketObjectv2(
+            f"{name}-video",
+            bucket=args.artifacts_bucket.id,
+            key="videos/source.mp4",
+            source=pulumi.FileAsset(args.video_path),
+            content_type="video/mp4",
+            opts=child,
+        )
+        self.role = aws.iam.Role(
+            f"{name}-role",
+            name=args.role_name,
+            assume_role_policy=pulumi.Output.json_dumps(policies.assume_role("medialive.amazonaws.com", args.account_id)),
+            opts=child,
+        )
+        stream_objects = pulumi.Output.concat(
+            args.livestream_bucket.arn, "/", args.stream_prefix.strip("/"), "/", args.stream_id, "/*"
+        )
+        media_live_logs = pulumi.Output.concat(
+            "arn:aws:logs:", args.region, ":", args.account_id, ":log-group:ElementalMediaLive:*"
+        )
+        aws.iam.RolePolicy(
+            f"{name}-policy",
+            role=self.role.id,
+            policy=pulumi.Output.json_dumps(
+                policies.document(
+                    policies.statement(
+                        "ReadSourceVideo", ["s3:GetObject"], [pulumi.Output.concat(args.artifacts_bucket.arn, "/videos/*")]
+                    ),
+                    # Writes segments and the playlist, and deletes segments past KEEP_SEGMENTS.
+                    policies.statement("WriteSegments", ["s3:PutObject", "s3:DeleteObject"], [stream_objects]),
+                    policies.statement(
+                        "WriteChannelLogs",
+                        ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                        [media_live_logs],
+                    ),
+                )
+            ),
+            opts=child,
+        )
+        self.input = aws.medialive.Input(
+            f"{name}-input",
+            name=f"{args.role_name}-input",
+            type="MP4_FILE",
+            sources=[{"url": pulumi.Output.concat("s3ssl://", self.video.bucket, "/", self.video.key)}],
+            role_arn=self.role.arn,
+            opts=child,
+        )
+        self.channel = aws.medialive.Channel(
+            f"{name}-channel",
+            name=f"{args.role_name}-channel",
+            channel_class="SINGLE_PIPELINE",
+            role_arn=self.role.arn,
+            input_specification={"codec": "AVC", "input_resolution": "HD", "maximum_bitrate": "MAX_10_MBPS"},
+            input_attachments=[
+                {
+                    "input_attachment_name": "sample-video",
+                    "input_id": self.input.id,
+                    # Loop the file so the channel behaves like a never-ending live source.
+                    "input_settings": {"source_end_behavior": "LOOP"},
+                }
+            ],
+            destinations=[
+                {
+                    "id": DESTINATION_ID,
+                    "settings": [
+                        {
+                            "url": args.livestream_bucket.bucket.apply(
+                                lambda bucket: hls_destination_url(bucket, args.stream_prefix, args.stream_id)
+                            )
+                        }
+                    ],
+                }
+            ],
+            encoder_settings={
+                "timecode_config": {"source": "SYSTEMCLOCK"},
+                "audio_descriptions": [],
+                "video_descriptions": [
+                    {
+                        "name": VIDEO_DESCRIPTION,
+                        "width": 1280,
+                        "height": 720,
+                        "codec_settings": {
+                            "h264_settings": {
+                                "rate_control_mode": "CBR",
+                                "bitrate": 3_000_000,
+                                "framerate_control": "SPECIFIED",
+                                "framerate_numerator": 25,
+                                "framerate_denominator": 1,
+                                "gop_size": 2,
+                                "gop_size_units": "SECONDS",
+                                "par_control": "SPECIFIED",
+                                "par_numerator": 1,
+                                "par_denominator": 1,
+                                "scan_type": "PROGRESSIVE",
+                            }
+                        },
+                    }
+                ],
+                "output_groups": [
+                    {
+                        "name": "hls-to-s3",
+                        "output_group_settings": {
+                            "hls_group_settings": {
+                                "destination": {"destination_ref_id": DESTINATION_ID},
+                                "segment_length": args.segment_seconds,
+                                "keep_segments": KEEP_SEGMENTS,
+                                "ts_file_mode": "SEGMENTED_FILES",
+                                "mode": "LIVE",
+                                "manifest_duration_format": "INTEGER",
+                                "hls_cdn_settings": [{"hls_s3_settings": {"canned_acl": "NONE"}}],
+                            }
+                        },
+                        "outputs": [
+                            {
+                                "output_name": "720p",
+                                "video_description_name": VIDEO_DESCRIPTION,
+                                "output_settings": {
+                                    "hls_output_settings": {
+                                        "name_modifier": "_720p",
+                                        "hls_settings": {"standard_hls_settings": {"m3u8_settings": {}}},
+                                    }
+                                },
+                            }
+                        ],
+                    }
+                ],
+            },
+            # Created stopped: starting it is a deliberate (billed) act.
+            start_channel=False,
+            opts=child,
+        )
+        self.register_outputs({"channel_id": self.channel.channel_id})

@@ -1,0 +1,162 @@
+"""Alarms and a dashboard; an optional SNS topic (e-mail) for the alarms."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.model_endpoint import VARIANT
+
+
+@dataclass
+class ObservabilityArgs:
+    dashboard_name: str
+    region: str
+    state_machine_arn: pulumi.Output[str]
+    endpoint_name: pulumi.Output[str]
+    workflow_dlq_name: pulumi.Output[str]
+    events_dlq_name: pulumi.Output[str]
+    alarm_email: str = ""
+    model_latency_threshold_ms: int = 5000
+
+
+class Observability(pulumi.ComponentResource):
+    def __init__(self, name: str, args: ObservabilityArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("activity-detection:observability:Observability", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.topic = None
+        actions: list = []
+        if args.alarm_email:
+            self.topic = aws.sns.Topic(f"{name}-alarms", kms_master_key_id="alias/aws/sns", opts=child)
+            aws.sns.TopicSubscription(
+                f"{name}-alarms-email", topic=self.topic.arn, protocol="email", endpoint=args.alarm_email, opts=child
+            )
+            actions = [self.topic.arn]
+
+        def alarm(suffix: str, description: str, **metric) -> aws.cloudwatch.MetricAlarm:
+            return aws.cloudwatch.MetricAlarm(
+                f"{name}-{suffix}",
+                alarm_description=description,
+                evaluation_periods=1,
+                period=60,
+                treat_missing_data="notBreaching",
+                alarm_actions=actions,
+                ok_actions=actions,
+                opts=child,
+                **metric,
+            )
+
+        self.alarms = [
+            alarm(
+                "workflow-dlq-not-empty",
+                "Segments failed: read them with `devstack dlq` or the SQS console, fix, then redrive.",
+                namespace="AWS/SQS",
+                metric_name="ApproximateNumberOfMessagesVisible",
+                dimensions={"QueueName": args.workflow_dlq_name},
+                statistic="Maximum",
+                comparison_operator="GreaterThanThreshold",
+                threshold=0,
+            ),
+            alarm(
+                "events-dlq-not-empty",
+                "EventBridge could not start the workflow for some uploads.",
+                namespace="AWS/SQS",
+                metric_name="ApproximateNumberOfMessagesVisible",
+                dimensions={"QueueName": args.events_dlq_name},
+                statistic="Maximum",
+                comparison_operator="GreaterThanThreshold",
+                threshold=0,
+            ),
+            alarm(
+                "executions-failed",
+                "Workflow executions failed.",
+                namespace="AWS/States",
+                metric_name="ExecutionsFailed",
+                dimensions={"StateMachineArn": args.state_machine_arn},
+                statistic="Sum",
+                comparison_operator="GreaterThanThreshold",
+                threshold=0,
+            ),
+            alarm(
+                "executions-timed-out",
+                "Workflow executions hit the Express 5-minute limit.",
+                namespace="AWS/States",
+                metric_name="ExecutionsTimedOut",
+                dimensions={"StateMachineArn": args.state_machine_arn},
+                statistic="Sum",
+                comparison_operator="GreaterThanThreshold",
+                threshold=0,
+            ),
+            alarm(
+                "endpoint-5xx",
+                "The endpoint answered 5xx.",
+                namespace="AWS/SageMaker",
+                metric_name="Invocation5XXErrors",
+                dimensions={"EndpointName": args.endpoint_name, "VariantName": VARIANT},
+                statistic="Sum",
+                comparison_operator="GreaterThanThreshold",
+                threshold=0,
+            ),
+            alarm(
+                "model-latency",
+                "p90 model latency is high: a segment takes too long to score.",
+                namespace="AWS/SageMaker",
+                metric_name="ModelLatency",
+                dimensions={"EndpointName": args.endpoint_name, "VariantName": VARIANT},
+                extended_statistic="p90",
+                comparison_operator="GreaterThanThreshold",
+                # ModelLatency is reported in microseconds.
+                threshold=args.model_latency_threshold_ms * 1000,
+            ),
+        ]
+        self.dashboard = aws.cloudwatch.Dashboard(
+            f"{name}-dashboard",
+            dashboard_name=args.dashboard_name,
+            dashboard_body=pulumi.Output.all(
+                args.state_machine_arn, args.endpoint_name, args.workflow_dlq_name, args.events_dlq_name
+            ).apply(lambda values: json.dumps(dashboard_body(args.region, *values))),
+            opts=child,
+        )
+        self.register_outputs({"dashboard_name": self.dashboard.dashboard_name})
+
+
+def dashboard_body(region: str, state_machine_arn: str, endpoint_name: str, workflow_dlq: str, events_dlq: str) -> dict:
+    def widget(title: str, metrics: list, x: int, y: int, stat: str = "Sum") -> dict:
+        return {
+            "type": "metric",
+            "x": x,
+            "y": y,
+            "width": 12,
+            "height": 6,
+            "properties": {"title": title, "region": region, "stat": stat, "period": 60, "metrics": metrics},
+        }
+
+    return {
+        "widgets": [
+            widget(
+                "Executions",
+                [["AWS/States", m, "StateMachineArn", state_machine_arn] for m in
+                 ("ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsTimedOut")],
+                0, 0,
+            ),
+            widget(
+                "Endpoint invocations and errors",
+                [["AWS/SageMaker", m, "EndpointName", endpoint_name, "VariantName", VARIANT] for m in
+                 ("Invocations", "Invocation4XXErrors", "Invocation5XXErrors")],
+                12, 0,
+            ),
+            widget(
+                "Model latency (microseconds)",
+                [["AWS/SageMaker", "ModelLatency", "EndpointName", endpoint_name, "VariantName", VARIANT]],
+                0, 6, stat="p90",
+            ),
+            widget(
+                "Dead-letter queues",
+                [["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", q] for q in (workflow_dlq, events_dlq)],
+                12, 6, stat="Maximum",
+            ),
+        ]
+    }

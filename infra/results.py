@@ -1,0 +1,61 @@
+"""Results and failures: the detections table and the two dead-letter queues."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from contracts import records
+
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # SQS's maximum
+
+
+@dataclass
+class ResultsArgs:
+    table_name: str
+    workflow_dlq_name: str
+    events_dlq_name: str
+
+
+class Results(pulumi.ComponentResource):
+    def __init__(self, name: str, args: ResultsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("activity-detection:results:Results", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        key_types = records.key_attribute_types()
+        self.table = aws.dynamodb.Table(
+            f"{name}-detections",
+            name=args.table_name,
+            billing_mode="PAY_PER_REQUEST",
+            hash_key=records.PARTITION_KEY,
+            range_key=records.SORT_KEY,
+            attributes=[{"name": attribute, "type": kind} for attribute, kind in key_types.items()],
+            point_in_time_recovery={"enabled": True},
+            server_side_encryption={"enabled": True},
+            ttl={"attribute_name": records.TTL_ATTRIBUTE, "enabled": True},
+            opts=child,
+        )
+        # Failed executions: one message per segment, written by the state machine.
+        self.workflow_dlq = aws.sqs.Queue(
+            f"{name}-workflow-dlq",
+            name=args.workflow_dlq_name,
+            message_retention_seconds=DLQ_RETENTION_SECONDS,
+            sqs_managed_sse_enabled=True,
+            opts=child,
+        )
+        # Events EventBridge could not deliver to the state machine at all.
+        self.events_dlq = aws.sqs.Queue(
+            f"{name}-events-dlq",
+            name=args.events_dlq_name,
+            message_retention_seconds=DLQ_RETENTION_SECONDS,
+            sqs_managed_sse_enabled=True,
+            opts=child,
+        )
+        self.register_outputs(
+            {
+                "table_name": self.table.name,
+                "workflow_dlq_url": self.workflow_dlq.url,
+                "events_dlq_url": self.events_dlq.url,
+            }
+        )

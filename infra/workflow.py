@@ -1,0 +1,249 @@
+"""The workflow: validation Lambda, Express state machine, and the EventBridge rule that starts it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from infra import archives, policies
+from state_machine.definition import WorkflowTargets, WorkflowTuning, build_definition
+from state_machine.permissions import required_permissions
+
+
+def rule_event_pattern(bucket_name: str, stream_prefix: str) -> dict:
+    """Object Created events for ``<prefix>/....ts`` in the livestream bucket only."""
+    return {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {
+            "bucket": {"name": [bucket_name]},
+            "object": {"key": [{"wildcard": f"{stream_prefix.strip('/')}/*.ts"}]},
+        },
+    }
+
+
+def powertools_layer(region: str, runtime: str) -> str:
+    """AWS's public Powertools for AWS Lambda (Python) v3 layer for ``region`` and ``runtime``."""
+    flavour = runtime.replace(".", "")
+    return f"arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-{flavour}-x86_64:7"
+
+
+@dataclass
+class WorkflowArgs:
+    function_name: str
+    state_machine_name: str
+    lambda_role_name: str
+    state_machine_role_name: str
+    events_role_name: str
+    livestream_bucket: aws.s3.Bucket
+    stream_prefix: str
+    endpoint_name: pulumi.Input[str]
+    table: aws.dynamodb.Table
+    workflow_dlq: aws.sqs.Queue
+    events_dlq: aws.sqs.Queue
+    account_id: pulumi.Input[str]
+    region: str
+    lambda_runtime: str
+    powertools_layer_arn: str
+    log_retention_days: int
+    lambda_environment: dict[str, str]
+    tuning: WorkflowTuning
+    alert_bus: aws.cloudwatch.EventBus | None = None
+    watch_activities: tuple[str, ...] = field(default_factory=tuple)
+    alert_threshold: float = 0.5
+
+
+class Workflow(pulumi.ComponentResource):
+    def __init__(self, name: str, args: WorkflowArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("activity-detection:workflow:Workflow", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        # --- Validation Lambda ------------------------------------------------------------
+        self.lambda_log_group = aws.cloudwatch.LogGroup(
+            f"{name}-lambda-logs",
+            name=f"/aws/lambda/{args.function_name}",
+            retention_in_days=args.log_retention_days,
+            opts=child,
+        )
+        self.lambda_role = aws.iam.Role(
+            f"{name}-lambda-role",
+            name=args.lambda_role_name,
+            assume_role_policy=pulumi.Output.json_dumps(policies.assume_role("lambda.amazonaws.com", args.account_id)),
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-lambda-policy",
+            role=self.lambda_role.id,
+            policy=pulumi.Output.json_dumps(
+                policies.document(
+                    # HEAD and the ranged GET of the first packets are both s3:GetObject.
+                    policies.statement(
+                        "ReadSegments",
+                        ["s3:GetObject"],
+                        [pulumi.Output.concat(args.livestream_bucket.arn, "/", args.stream_prefix.strip("/"), "/*")],
+                    ),
+                    policies.statement(
+                        "WriteLogs",
+                        ["logs:CreateLogStream", "logs:PutLogEvents"],
+                        [self.lambda_log_group.arn, pulumi.Output.concat(self.lambda_log_group.arn, ":log-stream:*")],
+                    ),
+                    policies.tracing(),
+                )
+            ),
+            opts=child,
+        )
+        self.function = aws.lambda_.Function(
+            f"{name}-validate-segment",
+            name=args.function_name,
+            role=self.lambda_role.arn,
+            runtime=args.lambda_runtime,
+            handler=archives.LAMBDA_HANDLER,
+            code=pulumi.FileArchive(archives.build_lambda_archive()),
+            layers=[args.powertools_layer_arn or powertools_layer(args.region, args.lambda_runtime)],
+            timeout=args.tuning.lambda_timeout_seconds,
+            memory_size=256,
+            environment={"variables": {**args.lambda_environment, "POWERTOOLS_SERVICE_NAME": "validate-segment"}},
+            tracing_config={"mode": "Active"},
+            logging_config={"log_format": "JSON", "log_group": self.lambda_log_group.name},
+            opts=child,
+        )
+
+        # --- State machine ----------------------------------------------------------------
+        self.state_machine_log_group = aws.cloudwatch.LogGroup(
+            f"{name}-state-machine-logs",
+            # The /aws/vendedlogs/ prefix keeps Step Functions' log resource policy small.
+            name=f"/aws/vendedlogs/states/{args.state_machine_name}",
+            retention_in_days=args.log_retention_days,
+            opts=child,
+        )
+
+        def definition_for(function_arn: str, endpoint_name: str, table_name: str, queue_url: str, bus_name: str | None):
+            return build_definition(
+                WorkflowTargets(
+                    validate_function_arn=function_arn,
+                    endpoint_name=endpoint_name,
+                    table_name=table_name,
+                    dead_letter_queue_url=queue_url,
+                    alert_bus_name=bus_name,
+                    watch_activities=tuple(args.watch_activities),
+                    alert_threshold=args.alert_threshold,
+                ),
+                args.tuning,
+            )
+
+        bus_name = args.alert_bus.name if args.alert_bus else None
+        self.definition = pulumi.Output.all(
+            self.function.arn, args.endpoint_name, args.table.name, args.workflow_dlq.url, bus_name
+        ).apply(lambda values: json.dumps(definition_for(*values), indent=2))
+
+        # The role's permissions are read off the definition: each Task's integration
+        # maps to one action on the resource its parameters name.
+        resource_arns = {
+            "lambda_function": self.function.arn,
+            "sagemaker_endpoint": pulumi.Output.concat(
+                "arn:aws:sagemaker:", args.region, ":", args.account_id, ":endpoint/",
+                pulumi.Output.from_input(args.endpoint_name).apply(str.lower),
+            ),
+            "dynamodb_table": args.table.arn,
+            "sqs_queue": args.workflow_dlq.arn,
+        }
+        if args.alert_bus:
+            resource_arns["event_bus"] = args.alert_bus.arn
+        shape = definition_for("<function>", "<endpoint>", "<table>", "<queue>", "<bus>" if args.alert_bus else None)
+        task_statements = [
+            policies.statement(f"{p.state}{p.action.split(':')[1]}", [p.action], [resource_arns[p.resource_kind]])
+            for p in required_permissions(shape)
+        ]
+        self.state_machine_role = aws.iam.Role(
+            f"{name}-state-machine-role",
+            name=args.state_machine_role_name,
+            assume_role_policy=pulumi.Output.json_dumps(policies.assume_role("states.amazonaws.com", args.account_id)),
+            opts=child,
+        )
+        self.state_machine_policy = aws.iam.RolePolicy(
+            f"{name}-state-machine-policy",
+            role=self.state_machine_role.id,
+            policy=pulumi.Output.json_dumps(
+                policies.document(
+                    *task_statements,
+                    policies.statement("DeliverLogs", policies.LOG_DELIVERY_ACTIONS, ["*"]),
+                    policies.tracing(),
+                )
+            ),
+            opts=child,
+        )
+        self.state_machine = aws.sfn.StateMachine(
+            f"{name}-state-machine",
+            name=args.state_machine_name,
+            type="EXPRESS",
+            role_arn=self.state_machine_role.arn,
+            definition=self.definition,
+            # Express workflows keep their history only in these logs; the console's
+            # execution view reads them, so log everything with execution data.
+            logging_configuration={
+                "level": "ALL",
+                "include_execution_data": True,
+                "log_destination": pulumi.Output.concat(self.state_machine_log_group.arn, ":*"),
+            },
+            tracing_configuration={"enabled": True},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.state_machine_policy]),
+        )
+
+        # --- EventBridge: S3 Object Created -> StartExecution ------------------------------
+        self.rule = aws.cloudwatch.EventRule(
+            f"{name}-segment-uploaded",
+            description="A .ts segment was uploaded under the stream prefix",
+            event_pattern=args.livestream_bucket.bucket.apply(
+                lambda bucket: json.dumps(rule_event_pattern(bucket, args.stream_prefix))
+            ),
+            opts=child,
+        )
+        self.events_role = aws.iam.Role(
+            f"{name}-events-role",
+            name=args.events_role_name,
+            assume_role_policy=pulumi.Output.json_dumps(policies.assume_role("events.amazonaws.com", args.account_id)),
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-events-policy",
+            role=self.events_role.id,
+            policy=pulumi.Output.json_dumps(
+                policies.document(
+                    policies.statement("StartWorkflow", ["states:StartExecution"], [self.state_machine.arn])
+                )
+            ),
+            opts=child,
+        )
+        self.target = aws.cloudwatch.EventTarget(
+            f"{name}-start-workflow",
+            rule=self.rule.name,
+            arn=self.state_machine.arn,
+            role_arn=self.events_role.arn,
+            retry_policy={"maximum_event_age_in_seconds": 3600, "maximum_retry_attempts": 20},
+            dead_letter_config={"arn": args.events_dlq.arn},
+            opts=child,
+        )
+        # EventBridge itself writes undeliverable events to the events DLQ.
+        aws.sqs.QueuePolicy(
+            f"{name}-events-dlq-policy",
+            queue_url=args.events_dlq.url,
+            policy=pulumi.Output.json_dumps(
+                policies.document(
+                    {
+                        "Sid": "EventBridgeDeadLetters",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "events.amazonaws.com"},
+                        "Action": ["sqs:SendMessage"],
+                        "Resource": [args.events_dlq.arn],
+                        "Condition": {"ArnEquals": {"aws:SourceArn": self.rule.arn}},
+                    }
+                )
+            ),
+            opts=child,
+        )
+        self.register_outputs(
+            {"state_machine_arn": self.state_machine.arn, "function_name": self.function.name, "rule_name": self.rule.name}
+        )

@@ -1,0 +1,246 @@
+"""The Pulumi program under Pulumi's mocks: what `pulumi up` would declare, per stack.
+
+run_program sets the mocks before importing __main__.py, runs it inside
+@pulumi.runtime.test (which waits for every registration), and the assertions
+run afterwards on the recorded, resolved inputs.
+"""
+
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import zipfile
+
+import pytest
+
+from contracts import records
+from infra import archives, policies
+from infra.program_runner import run_program
+from state_machine.definition import WorkflowTargets, WorkflowTuning, build_definition
+from tests.pulumi_mocks import ACCOUNT, RecordingMocks
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+VIDEO = os.path.join(ROOT, "videos", "README.md")  # any existing file stands in for the sample video
+
+
+def deploy(stack: str, model_dir: str, **overrides) -> tuple[RecordingMocks, dict]:
+    mocks = RecordingMocks()
+    outputs = run_program(mocks, stack, {"liveSourceVideo": VIDEO, "modelDir": model_dir, **overrides})
+    return mocks, outputs
+
+
+@pytest.fixture(scope="module")
+def dev(model_dir):
+    return deploy("dev", model_dir)
+
+
+@pytest.fixture(scope="module")
+def prod(model_dir):
+    return deploy("prod", model_dir)
+
+
+def test_program_declares_resources(dev):
+    mocks, outputs = dev
+    assert len(mocks.declared) > 40
+    assert outputs["table_name"] == "activity-detection-dev-detections"
+
+
+def test_state_machine_is_express_logged_traced_and_built_by_the_shared_builder(dev):
+    mocks, outputs = dev
+    machine = mocks.one("aws:sfn/stateMachine:StateMachine")
+    assert machine.inputs["type"] == "EXPRESS"
+    logging_ = machine.inputs["loggingConfiguration"]
+    assert logging_["level"] == "ALL" and logging_["includeExecutionData"] is True
+    assert logging_["logDestination"].startswith("arn:aws:logs:") and logging_["logDestination"].endswith(":*")
+    assert machine.inputs["tracingConfiguration"] == {"enabled": True}
+    function = mocks.one("aws:lambda/function:Function")
+    expected = build_definition(
+        WorkflowTargets(
+            validate_function_arn=function.outputs["arn"],
+            endpoint_name=outputs["endpoint_name"],
+            table_name=outputs["table_name"],
+            dead_letter_queue_url=outputs["workflow_dlq_url"],
+        ),
+        WorkflowTuning(),
+    )
+    assert json.loads(machine.inputs["definition"]) == expected
+
+
+def test_rule_matches_ts_uploads_under_prefix_and_targets_workflow(dev):
+    mocks, outputs = dev
+    rule = mocks.one("aws:cloudwatch/eventRule:EventRule", "segment-uploaded")
+    pattern = json.loads(rule.inputs["eventPattern"])
+    assert pattern["source"] == ["aws.s3"] and pattern["detail-type"] == ["Object Created"]
+    assert pattern["detail"]["bucket"]["name"] == [outputs["livestream_bucket"]]
+    assert pattern["detail"]["object"]["key"] == [{"wildcard": "live/*.ts"}]
+    target = mocks.one("aws:cloudwatch/eventTarget:EventTarget", "start-workflow")
+    assert target.inputs["arn"] == outputs["state_machine_arn"]
+    assert target.inputs["roleArn"].endswith(":role/activity-detection-dev-events")
+    assert target.inputs["retryPolicy"]["maximumRetryAttempts"] > 0
+    assert target.inputs["deadLetterConfig"]["arn"].endswith(":activity-detection-dev-events-dlq")
+    events_policy = json.loads(mocks.one("aws:iam/rolePolicy:RolePolicy", "events-policy").inputs["policy"])
+    assert events_policy["Statement"][0]["Action"] == ["states:StartExecution"]
+    assert events_policy["Statement"][0]["Resource"] == [outputs["state_machine_arn"]]
+
+
+def _allow_statements(mocks):
+    for declared in mocks.of_type("aws:iam/rolePolicy:RolePolicy"):
+        for statement in json.loads(declared.inputs["policy"])["Statement"]:
+            if statement["Effect"] == "Allow":
+                yield declared.name, statement
+
+
+def test_no_wildcard_actions_and_only_documented_wildcard_resources(dev):
+    mocks, _ = dev
+    statements = list(_allow_statements(mocks))
+    assert len(statements) > 10
+    for policy, statement in statements:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        for action in actions:
+            assert "*" not in action, f"{policy}: wildcard action {action}"
+        if "*" in statement["Resource"]:
+            undocumented = set(actions) - set(policies.WILDCARD_RESOURCE_ACTIONS)
+            assert not undocumented, f"{policy}: {undocumented} on * without a documented reason"
+
+
+def test_state_machine_role_gets_exactly_what_the_definition_calls(dev):
+    mocks, outputs = dev
+    statements = json.loads(mocks.one("aws:iam/rolePolicy:RolePolicy", "state-machine-policy").inputs["policy"])["Statement"]
+    granted = {(a, r) for s in statements for a in s["Action"] for r in s["Resource"] if r != "*"}
+    function = mocks.one("aws:lambda/function:Function")
+    assert granted == {
+        ("lambda:InvokeFunction", function.outputs["arn"]),
+        ("sagemaker:InvokeEndpoint", f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/{outputs['endpoint_name']}"),
+        ("dynamodb:PutItem", mocks.one("aws:dynamodb/table:Table").outputs["arn"]),
+        ("sqs:SendMessage", f"arn:aws:sqs:us-east-1:{ACCOUNT}:activity-detection-dev-workflow-dlq"),
+    }
+
+
+def test_trust_policies_are_scoped_to_the_account(dev):
+    mocks, _ = dev
+    for role in mocks.of_type("aws:iam/role:Role"):
+        trust = json.loads(role.inputs["assumeRolePolicy"])
+        (statement,) = trust["Statement"]
+        assert statement["Condition"]["StringEquals"]["aws:SourceAccount"] == ACCOUNT
+
+
+def test_buckets_are_private_encrypted_tls_only(dev):
+    mocks, _ = dev
+    buckets = mocks.of_type("aws:s3/bucket:Bucket")
+    assert len(buckets) == 2
+    blocks = mocks.of_type("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+    assert len(blocks) == 2 and all(
+        b.inputs[k] is True for b in blocks for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    )
+    encryption = mocks.of_type("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    assert {e.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] for e in encryption} == {"AES256"}
+    for declared in mocks.of_type("aws:s3/bucketPolicy:BucketPolicy"):
+        (deny,) = json.loads(declared.inputs["policy"])["Statement"]
+        assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    lifecycle = mocks.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    assert lifecycle.inputs["rules"][0]["expiration"]["days"] == 1  # dev: segmentRetentionDays 1
+    assert mocks.one("aws:s3/bucketNotification:BucketNotification").inputs["eventbridge"] is True
+
+
+def test_table_and_queues(dev):
+    mocks, _ = dev
+    table = mocks.one("aws:dynamodb/table:Table")
+    assert table.inputs["hashKey"] == records.PARTITION_KEY and table.inputs["rangeKey"] == records.SORT_KEY
+    assert table.inputs["billingMode"] == "PAY_PER_REQUEST"
+    assert table.inputs["pointInTimeRecovery"] == {"enabled": True}
+    assert table.inputs["serverSideEncryption"] == {"enabled": True}
+    assert table.inputs["ttl"] == {"attributeName": records.TTL_ATTRIBUTE, "enabled": True}
+    queues = mocks.of_type("aws:sqs/queue:Queue")
+    assert {q.inputs["name"] for q in queues} == {"activity-detection-dev-workflow-dlq", "activity-detection-dev-events-dlq"}
+    assert all(q.inputs["sqsManagedSseEnabled"] and q.inputs["messageRetentionSeconds"] == 14 * 86400 for q in queues)
+
+
+def test_medialive_writes_10_second_hls_segments_to_livestream_bucket(dev):
+    mocks, outputs = dev
+    channel = mocks.one("aws:medialive/channel:Channel")
+    (group,) = channel.inputs["encoderSettings"]["outputGroups"]
+    hls = group["outputGroupSettings"]["hlsGroupSettings"]
+    assert hls["segmentLength"] == 10 and hls["tsFileMode"] == "SEGMENTED_FILES"
+    (destination,) = channel.inputs["destinations"]
+    assert hls["destination"]["destinationRefId"] == destination["id"]
+    assert destination["settings"][0]["url"] == f"s3ssl://{outputs['livestream_bucket']}/live/medialive/channel"
+    assert channel.inputs["channelClass"] == "SINGLE_PIPELINE" and channel.inputs["startChannel"] is False
+    assert mocks.one("aws:medialive/input:Input").inputs["type"] == "MP4_FILE"
+
+
+def test_autoscaling_tracks_invocations_per_instance(dev):
+    mocks, outputs = dev
+    target = mocks.one("aws:appautoscaling/target:Target")
+    assert target.inputs["resourceId"] == f"endpoint/{outputs['endpoint_name']}/variant/AllTraffic"
+    assert (target.inputs["minCapacity"], target.inputs["maxCapacity"]) == (1, 2)
+    policy = mocks.one("aws:appautoscaling/policy:Policy")
+    tracking = policy.inputs["targetTrackingScalingPolicyConfiguration"]
+    assert tracking["predefinedMetricSpecification"]["predefinedMetricType"] == "SageMakerVariantInvocationsPerInstance"
+    assert tracking["targetValue"] == 60
+
+
+def test_model_on_mxnet_container_with_entry_point(dev):
+    mocks, _ = dev
+    model = mocks.one("aws:sagemaker/model:Model")
+    container = model.inputs["primaryContainer"]
+    assert container["image"] == "763104351884.dkr.ecr.us-east-1.amazonaws.com/mxnet-inference:1.9.0-cpu-py38"
+    assert container["environment"]["SAGEMAKER_PROGRAM"] == archives.ENTRY_MODULE
+    assert container["environment"]["ALLOWED_BUCKETS"] == "activity-detection-dev-livestream-123456789012-us-east-1"
+    assert container["modelDataUrl"].endswith("/model/model.tar.gz")
+
+
+def test_alarms_cover_dlq_failures_and_endpoint(dev):
+    mocks, _ = dev
+    metrics = {a.inputs["metricName"] for a in mocks.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    assert {"ApproximateNumberOfMessagesVisible", "ExecutionsFailed", "ExecutionsTimedOut", "Invocation5XXErrors", "ModelLatency"} <= metrics
+
+
+def test_dev_and_prod_differ_and_do_not_collide(dev, prod):
+    dev_mocks, dev_out = dev
+    prod_mocks, prod_out = prod
+    assert dev_out["livestream_bucket"] != prod_out["livestream_bucket"]
+    named = lambda mocks: {d.inputs["name"] for d in mocks.declared if isinstance(d.inputs.get("name"), str)}  # noqa: E731
+    assert not named(dev_mocks) & named(prod_mocks)
+    variant = lambda mocks: mocks.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration").inputs["productionVariants"][0]  # noqa: E731
+    assert variant(dev_mocks)["instanceType"] != variant(prod_mocks)["instanceType"]
+    assert variant(prod_mocks)["initialInstanceCount"] == 2
+    capacity = lambda mocks: mocks.one("aws:appautoscaling/target:Target").inputs["maxCapacity"]  # noqa: E731
+    assert (capacity(dev_mocks), capacity(prod_mocks)) == (2, 6)
+    force = lambda mocks: {b.inputs["forceDestroy"] for b in mocks.of_type("aws:s3/bucket:Bucket")}  # noqa: E731
+    assert force(dev_mocks) == {True} and force(prod_mocks) == {False}
+
+
+def test_watch_list_adds_alert_state_bus_and_permission(model_dir):
+    mocks, outputs = deploy("dev", model_dir, watchActivities=["Skiing"], alertThreshold=0.7)
+    definition = json.loads(mocks.one("aws:sfn/stateMachine:StateMachine").inputs["definition"])
+    assert definition["States"]["PublishAlert"]["Resource"] == "arn:aws:states:::events:putEvents"
+    assert outputs["alert_bus_name"] == "activity-detection-dev-alerts"
+    statements = json.loads(mocks.one("aws:iam/rolePolicy:RolePolicy", "state-machine-policy").inputs["policy"])["Statement"]
+    assert any(s["Action"] == ["events:PutEvents"] for s in statements)
+
+
+def test_model_archive_follows_mxnet_container_contract(model_dir):
+    path = archives.build_model_archive(model_dir)
+    with tarfile.open(path) as tar:
+        names = set(tar.getnames())
+    assert {"model-symbol.json", "model-0000.params", "classes.txt"} <= names
+    assert {"code/sagemaker_entry.py", "code/requirements.txt", "code/inference/service.py"} <= names
+    assert not any("__pycache__" in n for n in names)
+    assert archives.build_model_archive(model_dir) == path  # reproducible: same inputs, same file
+
+
+def test_lambda_archive_imports_in_a_clean_interpreter(tmp_path):
+    data = archives.lambda_archive_bytes()
+    assert data == archives.lambda_archive_bytes()  # reproducible
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        archive.extractall(tmp_path)
+        assert "lambdas/validate_segment/handler.py" in archive.namelist()
+    module, attribute = archives.LAMBDA_HANDLER.rsplit(".", 1)
+    probe = f"import {module} as m; assert callable(m.{attribute}); print('ok')"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True,
+        env={"PATH": os.environ.get("PATH", ""), "AWS_DEFAULT_REGION": "us-east-1"},
+    )
+    assert result.stdout.strip() == "ok", result.stderr
