@@ -1,0 +1,10 @@
+"""The local stack: the whole pipeline on one machine, no AWS account.
+
+- :mod:`devstack.moto_process`: moto in server mode, with the bridges installed.
+- :mod:`devstack.bridges`: the gaps in moto this project bridges, each named.
+- :mod:`devstack.deploy`: runs the Pulumi program under mocks that create each resource in moto.
+- :mod:`devstack.stack`: starts everything and writes ``.devstack/stack.json``.
+- :mod:`devstack.stream`: cuts a video into HLS segments and uploads them (local or real AWS).
+- :mod:`devstack.inspect`: timeline, dead letters and execution traces.
+- ``python -m devstack``: the command line.
+"""

@@ -1,0 +1,161 @@
+"""Start the local stack: moto (with bridges) -> deploy the Pulumi program -> endpoint in service.
+
+``.devstack/stack.json`` records where everything is, for the other commands
+and for any tooling: ``endpoint_url``, ``region``, ``livestream_bucket``,
+``stream_prefix``, ``table_name``, ``dlq_url``, ``events_dlq_url``,
+``state_machine_arn``, ``endpoint_name``, ``inference_url``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import requests
+
+from devstack.bridges import SETTINGS_ENV, STATE_DIR_ENV
+from infra.settings import ROOT
+
+STATE_DIR = os.path.join(ROOT, ".devstack")
+STACK_FILE = "stack.json"
+REGION = "us-east-1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def aws_env(endpoint_url: str) -> dict[str, str]:
+    return {
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }
+
+
+@dataclass
+class LocalStack:
+    """A running local stack; use as a context manager or call :meth:`stop`."""
+
+    state_dir: str = STATE_DIR
+    overrides: dict[str, Any] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+    process: subprocess.Popen | None = None
+
+    @property
+    def settings_file(self) -> str:
+        return os.path.join(self.state_dir, "bridges.json")
+
+    def set_bridge(self, **settings: Any) -> None:
+        """Change the bridges' runtime settings (e.g. ``sdk_error_naming="code"``)."""
+        current = {}
+        if os.path.exists(self.settings_file):
+            with open(self.settings_file) as handle:
+                current = json.load(handle)
+        current.update(settings)
+        with open(self.settings_file, "w") as handle:
+            json.dump(current, handle)
+
+    def start(self, log=print) -> dict[str, Any]:
+        os.makedirs(self.state_dir, exist_ok=True)
+        with open(self.settings_file, "w") as handle:
+            json.dump({}, handle)
+        port = free_port()
+        endpoint_url = f"http://127.0.0.1:{port}"
+        env = {**os.environ, **aws_env(endpoint_url), SETTINGS_ENV: self.settings_file, STATE_DIR_ENV: self.state_dir}
+        env.pop("AWS_ENDPOINT_URL", None)  # moto itself must not point at itself for its own calls
+        env["PYTHONPATH"] = ROOT
+        server_log = open(os.path.join(self.state_dir, "moto.log"), "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "devstack.moto_process", str(port)], cwd=ROOT, env=env, stdout=server_log, stderr=subprocess.STDOUT
+        )
+        _wait(lambda: requests.get(endpoint_url + "/moto-api/", timeout=1).status_code == 200, 30, "moto")
+        log(f"local AWS (moto {_moto_version()}) on {endpoint_url}")
+        os.environ.update(aws_env(endpoint_url))
+        from devstack.deploy import deploy, summary
+
+        started = time.time()
+        outputs, mocks = deploy(endpoint_url, overrides=self.overrides)
+        parts = summary(mocks)
+        log(f"deployed the Pulumi program in {time.time() - started:.1f} s: {len(parts['created'])} resource types created, "
+            f"recorded only: {', '.join(t.split(':')[-1] for t in parts['recorded_only']) or 'none'}")
+        sagemaker = boto3.client("sagemaker", endpoint_url=endpoint_url, region_name=REGION)
+        _wait(
+            lambda: sagemaker.describe_endpoint(EndpointName=outputs["endpoint_name"])["EndpointStatus"] == "InService",
+            180,
+            "the endpoint",
+        )
+        with open(os.path.join(self.state_dir, "endpoints.json")) as handle:
+            inference_url = json.load(handle)[outputs["endpoint_name"]]
+        self.info = {
+            "endpoint_url": endpoint_url,
+            "region": REGION,
+            "livestream_bucket": outputs["livestream_bucket"],
+            "stream_prefix": outputs["stream_prefix"],
+            "table_name": outputs["table_name"],
+            "dlq_url": outputs["workflow_dlq_url"],
+            "events_dlq_url": outputs["events_dlq_url"],
+            "state_machine_arn": outputs["state_machine_arn"],
+            "endpoint_name": outputs["endpoint_name"],
+            "inference_url": inference_url,
+            "alert_bus_name": outputs.get("alert_bus_name"),
+            "pid": self.process.pid,
+        }
+        with open(os.path.join(self.state_dir, STACK_FILE), "w") as handle:
+            json.dump(self.info, handle, indent=2)
+        log(f"endpoint {outputs['endpoint_name']} in service at {inference_url}")
+        return self.info
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        for variable in ("AWS_ENDPOINT_URL",):
+            os.environ.pop(variable, None)
+
+    def __enter__(self) -> "LocalStack":
+        self.start(log=lambda *_: None)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def load_stack(state_dir: str = STATE_DIR) -> dict[str, Any]:
+    path = os.path.join(state_dir, STACK_FILE)
+    if not os.path.exists(path):
+        raise SystemExit(f"no local stack: {path} is missing; run `python -m devstack up` first")
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def _moto_version() -> str:
+    import moto
+
+    return moto.__version__
+
+
+def _wait(ready, timeout_s: float, what: str) -> None:
+    deadline = time.time() + timeout_s
+    last_error = None
+    while time.time() < deadline:
+        try:
+            if ready():
+                return
+        except Exception as error:  # not up yet
+            last_error = error
+        time.sleep(0.3)
+    raise TimeoutError(f"{what} did not come up within {timeout_s:.0f} s (last error: {last_error})")
