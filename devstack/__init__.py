@@ -5,6 +5,6 @@
 - :mod:`devstack.deploy`: runs the Pulumi program under mocks that create each resource in moto.
 - :mod:`devstack.stack`: starts everything and writes ``.devstack/stack.json``.
 - :mod:`devstack.stream`: cuts a video into HLS segments and uploads them (local or real AWS).
-- :mod:`devstack.inspect`: timeline, dead letters and execution traces.
+- :mod:`devstack.observe`: timeline, dead letters and execution traces.
 - ``python -m devstack``: the command line.
 """

@@ -291,6 +291,7 @@ def _error_reply(status: int, code: str, message: str, **extra) -> tuple[int, di
         "Content-Type": "application/json",
         "x-amzn-ErrorType": code,
         "x-amzn-RequestId": str(uuid.uuid4()),
+        "status": str(status),  # moto takes the status from this header
     }
     return status, headers, json.dumps({"message": message, "Message": message, **extra})
 

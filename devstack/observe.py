@@ -1,0 +1,191 @@
+"""Looking at results: a stream's timeline, the dead-letter queue, one execution's trace.
+
+Works against the local stack (``.devstack/stack.json``) or, given the same
+keys, a real deployment (the trace there comes from the state machine's
+CloudWatch log group, as the console does for Express workflows).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from contracts import records
+from contracts.dead_letters import DeadLetter
+
+
+def clients(info: dict[str, Any]):
+    kwargs = {"region_name": info["region"]}
+    if info.get("endpoint_url"):
+        kwargs["endpoint_url"] = info["endpoint_url"]
+    return {name: boto3.client(name, **kwargs) for name in ("s3", "dynamodb", "sqs", "stepfunctions")}
+
+
+def timeline(info: dict[str, Any], stream_id: str) -> list[dict[str, Any]]:
+    """Every record of a stream, in segment order (one Query on the partition key)."""
+    dynamodb = clients(info)["dynamodb"]
+    items, start = [], None
+    while True:
+        kwargs = {
+            "TableName": info["table_name"],
+            "KeyConditionExpression": "#pk = :stream",
+            "ExpressionAttributeNames": {"#pk": records.PARTITION_KEY},
+            "ExpressionAttributeValues": {":stream": {"S": stream_id}},
+        }
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        page = dynamodb.query(**kwargs)
+        items.extend(records.decode_item(item) for item in page["Items"])
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return items
+
+
+def clip_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """A record's clips on the stream's clock (segment start + clip offsets)."""
+    base = float(record["start_seconds"])
+    return [
+        {"start_s": base + c["start_s"], "end_s": base + c["end_s"], "label": c["label"], "probability": c["probability"]}
+        for c in record.get("clips") or []
+    ]
+
+
+def format_timeline(items: list[dict[str, Any]], by_clip: bool = False) -> str:
+    lines = [f"{'segment':>7}  {'time':>15}  {'label':<24} {'probability':>11}"]
+    for item in items:
+        start, end = float(item["start_seconds"]), float(item["start_seconds"]) + float(item["duration_seconds"])
+        lines.append(f"{item['segment_seq']:>7}  {_clock(start):>7}-{_clock(end):<7}  {item['label']:<24} {item['probability']:>11.4f}")
+        if by_clip:
+            for clip in clip_rows(item):
+                lines.append(
+                    f"{'':>7}  {_clock(clip['start_s']):>7}-{_clock(clip['end_s']):<7}    {clip['label']:<22} {clip['probability']:>11.4f}"
+                )
+    if any(item.get("random_weights") for item in items):
+        lines.append("(random weights: these labels are meaningless; see README 'Model')")
+    return "\n".join(lines)
+
+
+def _clock(seconds: float) -> str:
+    minutes, rest = divmod(seconds, 60)
+    return f"{int(minutes):02d}:{rest:04.1f}"
+
+
+def dead_letters(info: dict[str, Any], queue_url: str | None = None) -> list[DeadLetter]:
+    """Peek at the workflow dead-letter queue without consuming it (visibility timeout 0)."""
+    sqs = clients(info)["sqs"]
+    seen: dict[str, DeadLetter] = {}
+    for _ in range(50):
+        reply = sqs.receive_message(
+            QueueUrl=queue_url or info["dlq_url"], MaxNumberOfMessages=10, VisibilityTimeout=0, WaitTimeSeconds=0
+        )
+        messages = reply.get("Messages", [])
+        new = [m for m in messages if m["MessageId"] not in seen]
+        for message in new:
+            seen[message["MessageId"]] = DeadLetter.from_body(message["Body"])
+        if not new:
+            break
+    return list(seen.values())
+
+
+def dead_letter_count(info: dict[str, Any], queue_url: str | None = None) -> int:
+    sqs = clients(info)["sqs"]
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=queue_url or info["dlq_url"],
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def executions(info: dict[str, Any]) -> list[dict[str, Any]]:
+    sfn = clients(info)["stepfunctions"]
+    found, token = [], None
+    while True:
+        kwargs = {"stateMachineArn": info["state_machine_arn"], "maxResults": 1000}
+        if token:
+            kwargs["nextToken"] = token
+        page = sfn.list_executions(**kwargs)
+        found.extend(page["executions"])
+        token = page.get("nextToken")
+        if not token:
+            return found
+
+
+def wait_for_executions(info: dict[str, Any], expected: int, timeout_s: float = 600) -> list[dict[str, Any]]:
+    """Block until ``expected`` executions exist and none is running."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        found = executions(info)
+        if len(found) >= expected and all(e["status"] != "RUNNING" for e in found):
+            return found
+        time.sleep(0.5)
+    raise TimeoutError(f"{expected} executions did not finish within {timeout_s:.0f} s")
+
+
+@dataclass
+class StepTrace:
+    state: str
+    entered_s: float
+    duration_s: float
+    attempts: int
+    errors: list[str]
+    outcome: str
+
+
+def trace(info: dict[str, Any], execution_arn: str) -> tuple[dict[str, Any], list[StepTrace]]:
+    """An execution's states with durations, attempts (retries) and errors, from its history."""
+    sfn = clients(info)["stepfunctions"]
+    execution = sfn.describe_execution(executionArn=execution_arn)
+    events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+    start = events[0]["timestamp"] if events else execution["startDate"]
+    steps: list[StepTrace] = []
+    current: StepTrace | None = None
+    entered = None
+    for event in events:
+        kind = event["type"]
+        if kind.endswith("StateEntered"):
+            details = event["stateEnteredEventDetails"]
+            entered = event["timestamp"]
+            current = StepTrace(details["name"], (entered - start).total_seconds(), 0.0, 0, [], "entered")
+        elif current and kind == "TaskScheduled":
+            current.attempts += 1
+        elif current and kind in ("TaskFailed", "TaskTimedOut"):
+            details = event.get("taskFailedEventDetails") or event.get("taskTimedOutEventDetails") or {}
+            current.errors.append(details.get("error", kind))
+        elif current and kind.endswith("StateExited"):
+            current.duration_s = (event["timestamp"] - entered).total_seconds()
+            current.outcome = "failed" if current.errors and current.state.endswith("Failed") else "ok"
+            steps.append(current)
+            current = None
+        elif kind in ("ExecutionFailed", "ExecutionSucceeded", "ExecutionTimedOut") and current:
+            current.outcome = kind
+            steps.append(current)
+            current = None
+    return execution, steps
+
+
+def format_trace(execution: dict[str, Any], steps: list[StepTrace]) -> str:
+    lines = [f"execution {execution['name']}: {execution['status']}"]
+    if execution.get("error"):
+        lines.append(f"  error: {execution['error']}: {execution.get('cause', '')}")
+    for step in steps:
+        retries = f"  retries: {step.attempts - 1}" if step.attempts > 1 else ""
+        errors = f"  errors: {', '.join(step.errors)}" if step.errors else ""
+        lines.append(f"  +{step.entered_s:6.2f}s  {step.state:<24} {step.duration_s:6.2f}s{retries}{errors}")
+    return "\n".join(lines)
+
+
+def format_dead_letters(letters: list[DeadLetter]) -> str:
+    if not letters:
+        return "dead-letter queue is empty"
+    lines = [f"{'reason':<22} {'state':<16} key"]
+    for letter in letters:
+        lines.append(f"{letter.reason:<22} {letter.failed_state:<16} {letter.object_key}")
+    return "\n".join(lines)
+
+
+def as_json(value: Any) -> str:
+    return json.dumps(value, indent=2, default=str)

@@ -1,0 +1,72 @@
+"""One local stack for the end-to-end tests (moto + bridges + the deployed Pulumi program)."""
+
+import os
+import time
+import uuid
+
+import boto3
+import pytest
+import requests
+
+from devstack import observe
+
+
+@pytest.fixture(scope="session")
+def stack(model_dir, tmp_path_factory):
+    from devstack.stack import LocalStack
+
+    local = LocalStack(state_dir=str(tmp_path_factory.mktemp("devstack")))
+    local.start(log=lambda *_: None)
+    yield local
+    local.stop()
+
+
+class Pipeline:
+    """Drive the local pipeline: upload, wait for the outcome, read it."""
+
+    def __init__(self, stack):
+        self.stack = stack
+        self.info = stack.info
+        self.clients = observe.clients(self.info)
+        self.s3 = self.clients["s3"]
+
+    def faults(self, **rule):
+        reply = requests.post(self.info["inference_url"] + "/_faults", json=rule, timeout=10)
+        reply.raise_for_status()
+
+    def stream_key(self, name: str, stream: str | None = None) -> tuple[str, str]:
+        stream = stream or f"s-{uuid.uuid4().hex[:8]}"
+        return stream, f"{self.info['stream_prefix']}/{stream}/{name}"
+
+    def upload(self, key: str, path: str | None = None, body: bytes | None = None) -> int:
+        """Upload and return how many executions existed before, to wait on the next one."""
+        before = len(observe.executions(self.info))
+        if path:
+            self.s3.upload_file(path, self.info["livestream_bucket"], key)
+        else:
+            self.s3.put_object(Bucket=self.info["livestream_bucket"], Key=key, Body=body)
+        return before
+
+    def wait(self, before: int, new: int = 1, timeout_s: float = 120):
+        found = observe.wait_for_executions(self.info, before + new, timeout_s)
+        return sorted(found, key=lambda e: e["startDate"])[before:]
+
+    def settle(self, seconds: float = 1.5) -> int:
+        """Wait, then count executions (for uploads that must start none)."""
+        time.sleep(seconds)
+        return len(observe.executions(self.info))
+
+    def dead_letters_for(self, key: str):
+        return [d for d in observe.dead_letters(self.info) if d.object_key == key]
+
+    def records(self, stream: str):
+        return observe.timeline(self.info, stream)
+
+
+@pytest.fixture
+def pipeline(stack):
+    p = Pipeline(stack)
+    p.faults(clear=True)
+    stack.set_bridge(sdk_error_naming="sdk")
+    yield p
+    p.faults(clear=True)

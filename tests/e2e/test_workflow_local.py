@@ -1,0 +1,92 @@
+"""The deployed definition executed locally through the whole chain:
+upload -> EventBridge rule -> Express execution -> item in DynamoDB, or message in the DLQ."""
+
+import json
+
+import pytest
+
+from devstack import observe
+
+pytestmark = pytest.mark.slow
+
+
+def test_happy_path_writes_one_complete_record(pipeline, segments):
+    stream, key = pipeline.stream_key("segment_00007.ts")
+    before = pipeline.upload(key, path=segments["bikes"][0])
+    (execution,) = pipeline.wait(before)
+    assert execution["status"] == "SUCCEEDED"
+    (record,) = pipeline.records(stream)
+    assert record["segment_seq"] == 7 and record["start_seconds"] == 70
+    assert record["s3_uri"].endswith(key)
+    assert isinstance(record["probability"], float) and record["label"] == record["top_k"][0]["label"]
+    assert record["random_weights"] is True and record["model"]["name"]
+    assert record["frames"]["indices"][0][0] == 93
+    assert record["created_at"].endswith("+00:00") or record["created_at"].endswith("Z")
+    assert record["expires_at"] > 0 and record["execution_arn"] == execution["executionArn"]
+
+
+@pytest.mark.parametrize("naming", ["sdk", "code"])
+def test_throttled_twice_then_succeeds(pipeline, segments, naming):
+    pipeline.stack.set_bridge(sdk_error_naming=naming)
+    pipeline.faults(kind="throttle", count=2)
+    stream, key = pipeline.stream_key("segment_00001.ts")
+    before = pipeline.upload(key, path=segments["bikes"][0])
+    (execution,) = pipeline.wait(before)
+    assert execution["status"] == "SUCCEEDED"
+    _, steps = observe.trace(pipeline.info, execution["executionArn"])
+    detect = next(s for s in steps if s.state == "DetectActivity")
+    expected = "SageMakerRuntime.SageMakerRuntimeException" if naming == "sdk" else "SageMakerRuntime.ThrottlingException"
+    assert detect.attempts == 3 and detect.errors == [expected, expected]
+    assert len(pipeline.records(stream)) == 1
+
+
+def test_throttled_past_retry_budget_goes_to_dlq(pipeline, segments):
+    pipeline.faults(kind="throttle")  # every call
+    stream, key = pipeline.stream_key("segment_00002.ts")
+    before = pipeline.upload(key, path=segments["bikes"][0])
+    (execution,) = pipeline.wait(before)
+    assert execution["status"] == "FAILED"
+    (letter,) = pipeline.dead_letters_for(key)
+    assert letter.failed_state == "DetectActivity"
+    assert letter.error == "SageMakerRuntime.SageMakerRuntimeException"
+    assert letter.event["detail"]["object"]["key"] == key
+    assert pipeline.records(stream) == []
+    _, steps = observe.trace(pipeline.info, execution["executionArn"])
+    detect = next(s for s in steps if s.state == "DetectActivity")
+    assert detect.attempts == 1 + 5  # the throttling retrier's MaxAttempts
+
+
+def test_invalid_object_goes_to_dlq_with_its_reason(pipeline):
+    stream, key = pipeline.stream_key("segment_00003.ts")
+    before = pipeline.upload(key, body=b"definitely not a video " * 100)
+    (execution,) = pipeline.wait(before)
+    assert execution["status"] == "FAILED"
+    (letter,) = pipeline.dead_letters_for(key)
+    assert (letter.failed_state, letter.error, letter.reason) == ("ValidateSegment", "SegmentRejected", "NOT_MPEG_TS")
+    assert pipeline.records(stream) == []
+
+
+def test_same_event_twice_writes_one_item(pipeline, segments):
+    stream, key = pipeline.stream_key("segment_00004.ts")
+    before = pipeline.upload(key, path=segments["bikes"][0])
+    (first,) = pipeline.wait(before)
+    sfn = pipeline.clients["stepfunctions"]
+    event = json.loads(sfn.describe_execution(executionArn=first["executionArn"])["input"])
+    # Express starts are at-least-once: deliver the very same event again.
+    sfn.start_execution(stateMachineArn=pipeline.info["state_machine_arn"], name="redelivery-" + stream, input=json.dumps(event))
+    (second,) = pipeline.wait(before + 1)
+    assert second["status"] == "SUCCEEDED"
+    _, steps = observe.trace(pipeline.info, second["executionArn"])
+    assert steps[-1].state == "AlreadyRecorded"
+    assert len(pipeline.records(stream)) == 1
+
+
+def test_playlist_starts_no_execution(pipeline):
+    _, key = pipeline.stream_key("index.m3u8")
+    before = pipeline.upload(key, body=b"#EXTM3U\n#EXT-X-VERSION:3\n")
+    assert pipeline.settle() == before
+
+
+def test_key_outside_prefix_starts_no_execution(pipeline, segments):
+    before = pipeline.upload("elsewhere/cam/segment_00001.ts", path=segments["bikes"][0])
+    assert pipeline.settle() == before
