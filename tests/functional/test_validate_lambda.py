@@ -1,0 +1,79 @@
+"""The validation Lambda's handler against moto's S3, with EventBridge events from tests/events/."""
+
+import copy
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from contracts.segments import Segment
+from lambdas.validate_segment import handler as validate
+from lambdas.validate_segment.rules import SegmentRejected
+from tests.conftest import load_event
+
+BUCKET = "livestream-bucket"
+
+
+class Context:
+    function_name = "validate"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:validate"
+    aws_request_id = "req"
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("STREAM_PREFIX", "live")
+    monkeypatch.setenv("MAX_SEGMENT_BYTES", str(8 * 1024 * 1024))
+    with mock_aws():
+        validate._s3 = None
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        yield client
+    validate._s3 = None
+
+
+def event_for(key: str) -> dict:
+    event = copy.deepcopy(load_event("s3_object_created.json"))
+    event["detail"]["object"]["key"] = key
+    return event
+
+
+def test_accepts_a_real_segment(s3, segments):
+    s3.upload_file(segments["bikes"][0], BUCKET, "live/cam-1/segment_00042.ts")
+    result = validate.handler(event_for("live/cam-1/segment_00042.ts"), Context())
+    segment = Segment(**result)
+    assert (segment.stream_id, segment.sequence, segment.start_seconds) == ("cam-1", 42, 420.0)
+    assert segment.s3_uri == f"s3://{BUCKET}/live/cam-1/segment_00042.ts"
+    assert segment.object_version == "etag:b1946ac92492d2347c6235b4d2611184"  # from the event
+    assert segment.expires_at > 0
+
+
+@pytest.mark.parametrize("stored,sent", [("live/cam 1/seg 5.ts", "live/cam+1/seg+5.ts"), ("live/café/séq_5.ts", "live/café/séq_5.ts")])
+def test_finds_objects_whatever_the_key_encoding(s3, segments, stored, sent):
+    s3.upload_file(segments["bikes"][0], BUCKET, stored)
+    assert validate.handler(event_for(sent), Context())["key"] == stored
+
+
+@pytest.mark.parametrize(
+    "key,body,reason",
+    [
+        ("live/cam/segment_00001.ts", b"\x00" * 5000, "NOT_MPEG_TS"),
+        ("live/cam/segment_00002.ts", b"", "TOO_SMALL"),
+        ("live/cam/segment_00003.ts", None, "OBJECT_MISSING"),
+    ],
+)
+def test_rejections_name_their_reason(s3, key, body, reason):
+    if body is not None:
+        s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+    with pytest.raises(SegmentRejected) as rejected:
+        validate.handler(event_for(key), Context())
+    assert rejected.value.reason.value == reason
+
+
+def test_malformed_and_foreign_events_are_rejected(s3):
+    with pytest.raises(SegmentRejected, match="MALFORMED_EVENT"):
+        validate.handler({"hello": "world"}, Context())
+    with pytest.raises(SegmentRejected, match="MALFORMED_EVENT"):
+        validate.handler(load_event("s3_object_deleted.json"), Context())
