@@ -96,13 +96,14 @@ class Predictor:
     def _quantize(self, net, calibration: np.ndarray):
         from mxnet.contrib.quantization import quantize_net
 
-        data = mx.gluon.data.DataLoader(mx.gluon.data.ArrayDataset(mx.nd.array(calibration)), batch_size=1)
+        batch_shape = (1,) + tuple(calibration.shape[1:])
         quantized = quantize_net(
             net,
             quantized_dtype="auto",
             quantize_mode="smart",
             calib_mode="naive",
-            calib_data=data,
+            calib_data=mx.io.NDArrayIter(data=calibration, batch_size=1),
+            data_shapes=[mx.io.DataDesc(name="data", shape=batch_shape)],
             num_calib_examples=len(calibration),
             ctx=self.context,
         )

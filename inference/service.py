@@ -69,9 +69,8 @@ class InferenceService:
         min_confidence = _option(request, "min_confidence", float, 0.0, 0.0, 1.0)
         started = time.perf_counter()
         path, size = self.source.download(uri)
-        downloaded = time.perf_counter()
         try:
-            return self._analyse(path, uri, size, top_k, num_clips, min_confidence, started, downloaded)
+            return self.analyse_file(path, uri, size, top_k, num_clips, min_confidence, started=started)
         finally:
             os.unlink(path)
 
@@ -89,7 +88,13 @@ class InferenceService:
                 413,
             )
 
-    def _analyse(self, path, uri, size, top_k, num_clips, min_confidence, started, downloaded) -> Dict[str, Any]:
+    def analyse_file(
+        self, path: str, uri: str, size: int, top_k: int = 5, num_clips: int = 1, min_confidence: float = 0.0,
+        started: Optional[float] = None,
+    ) -> Dict[str, Any]:
+        """Decode, sample, score a local file (what :meth:`handle` does after the download)."""
+        downloaded = time.perf_counter()
+        started = downloaded if started is None else started
         with SegmentReader(path) as reader:
             facts = reader.facts
             self._check_limits(facts)

@@ -1,0 +1,274 @@
+"""Inference speed: the seed's path against ours, per segment, decode + sample + forward (download excluded).
+
+    python -m bench.inference [--rounds 5] [--out bench/results]
+
+Each path runs in its own worker process (so each keeps its own MXNet settings:
+the seed's path runs with MXNet's defaults, no OMP_NUM_THREADS), and the
+coordinator interleaves them: round r runs every segment on every path before
+round r+1. Reported: min and median seconds per segment, ratios against the
+seed's path measured in the same run, and the lower bound (seek-decode alone
+plus forward alone). Writes ``results.md`` and ``results.json``.
+
+Paths:
+  (a) seed  decord VideoReader(width=340, height=256) + GluonCV VideoClsCustom test
+            sampling + VideoGroupValTransform + a plain SymbolBlock (MXNet defaults)
+  (b) fp32  ours: OpenCV seek + grab/retrieve, our transforms, hybridized MKLDNN block
+  (c) int8  ours with MXNet's quantize_net (MKLDNN), calibrated on the sample clips
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from typing import Any
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODEL_DIR = os.path.join(ROOT, "model", "artifacts")
+CLIP_LENGTH, FRAME_STEP = 32, 2
+
+
+# --- workers -------------------------------------------------------------------------------
+
+
+def _seed_worker(connection, model_dir: str) -> None:
+    import mxnet as mx  # before decord: the other order crashes
+    import numpy as np
+    from types import SimpleNamespace
+
+    import decord
+    from gluoncv.data.transforms.video import VideoGroupValTransform
+    from gluoncv.data.video_custom.classification import VideoClsCustom
+
+    net = mx.gluon.SymbolBlock.imports(
+        os.path.join(model_dir, "model-symbol.json"), ["data"], os.path.join(model_dir, "model-0000.params"), ctx=mx.cpu()
+    )
+    transform = VideoGroupValTransform(size=224, mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])
+    sampler = SimpleNamespace(skip_length=CLIP_LENGTH * FRAME_STEP, num_segments=1, temporal_jitter=False, new_step=FRAME_STEP)
+    connection.send("ready")
+    while True:
+        message = connection.recv()
+        if message is None:
+            return
+        path = message
+        started = time.perf_counter()
+        try:
+            reader = decord.VideoReader(path, width=340, height=256, num_threads=1)
+            duration = len(reader)
+            offsets, skips = VideoClsCustom._sample_test_indices(sampler, duration)
+            frames = VideoClsCustom._video_TSN_decord_batch_loader(sampler, path, reader, duration, offsets, skips)
+        except Exception as error:  # the seed's reader fails on some segments: report, do not time
+            connection.send({"seconds": None, "error": str(error).split(" from video")[0][:120]})
+            continue
+        clip = np.stack(transform(frames)).transpose(1, 0, 2, 3)[np.newaxis].astype("float32")
+        probabilities = mx.nd.softmax(net(mx.nd.array(clip)), axis=-1).asnumpy()[0]
+        connection.send({"seconds": time.perf_counter() - started, "top5": np.argsort(-probabilities)[:5].tolist()})
+
+
+def _our_worker(connection, model_dir: str, quantized: bool, calibration_paths: list[str]) -> None:
+    import resource
+
+    import numpy as np
+
+    from inference.predictor import Predictor
+    from inference.sampling import clip_frame_indices
+    from inference.service import InferenceService, Limits
+    from inference.transforms import Resize, i3d_eval_transform
+    from inference.video import SegmentReader
+
+    resize, transform = Resize(340, 256), i3d_eval_transform(224)
+
+    def clip_of(path):
+        with SegmentReader(path) as reader:
+            (indices,) = clip_frame_indices(reader.facts.frame_count, CLIP_LENGTH, FRAME_STEP, 1)
+            frames = reader.read(indices, on_frame=resize.frame)
+        return transform(np.stack([frames[i] for i in indices]))
+
+    calibration = np.stack([clip_of(p) for p in calibration_paths]) if quantized else None
+    predictor = Predictor(model_dir, quantize_with=calibration)
+    service = InferenceService(model_dir, limits=Limits({"MAX_FRAME_PIXELS": str(4096 * 2160), "MAX_SEGMENT_SECONDS": "60"}),
+                               predictor=predictor)
+    warm = clip_of(calibration_paths[0])
+    predictor.probabilities(warm)  # build the static graph before timing
+    connection.send("ready")
+    while True:
+        message = connection.recv()
+        if message is None:
+            return
+        kind, path = message
+        if kind == "full":
+            started = time.perf_counter()
+            response = service.analyse_file(path, "file://" + path, os.path.getsize(path), top_k=5)
+            seconds = time.perf_counter() - started
+            top5 = [predictor.classes.index(entry["label"]) for entry in response["top_k"]]
+            connection.send({"seconds": seconds, "top5": top5, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+        elif kind == "decode":
+            started = time.perf_counter()
+            with SegmentReader(path) as reader:
+                (indices,) = clip_frame_indices(reader.facts.frame_count, CLIP_LENGTH, FRAME_STEP, 1)
+                reader.read(indices, on_frame=resize.frame)
+            connection.send({"seconds": time.perf_counter() - started})
+        elif kind == "forward":
+            clip = clip_of(path)
+            started = time.perf_counter()
+            predictor.probabilities(clip)
+            connection.send({"seconds": time.perf_counter() - started})
+
+
+def _start(target, args, env_changes: dict[str, str | None]):
+    saved = {k: os.environ.get(k) for k in env_changes}
+    for key, value in env_changes.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    parent, child = mp.get_context("spawn").Pipe()
+    process = mp.get_context("spawn").Process(target=target, args=(child, *args), daemon=True)
+    process.start()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    assert parent.recv() == "ready"
+    return process, parent
+
+
+# --- coordinator ---------------------------------------------------------------------------
+
+
+def cut_bench_segments(workdir: str) -> dict[str, str]:
+    from videos.samples import cut_segments, sample_path
+
+    bikes = sample_path("bikes.mp4")
+    return {
+        "bikes 640x272": cut_segments(bikes, os.path.join(workdir, "272"))[0],
+        "bikes 1280x720": cut_segments(bikes, os.path.join(workdir, "720"), scale="1280:720")[0],
+        "bikes 1920x1080": cut_segments(bikes, os.path.join(workdir, "1080"), scale="1920:1080")[0],
+        "bunny 1280x720 +audio": cut_segments(sample_path("bigbuckbunny.mp4"), os.path.join(workdir, "bunny"), audio=True)[0],
+    }
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "usable_cores": len(os.sched_getaffinity(0)),
+        "load_average": os.getloadavg(),
+        "python": sys.version.split()[0],
+    }
+
+
+def summarise(samples: list[float]) -> dict[str, float]:
+    return {"min": min(samples), "median": statistics.median(samples), "n": len(samples)}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
+    parser.add_argument("--model-dir", default=MODEL_DIR)
+    args = parser.parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
+        segments = cut_bench_segments(workdir)
+        paths = list(segments.values())
+        seed = _start(_seed_worker, (args.model_dir,), {"OMP_NUM_THREADS": None})
+        fp32 = _start(_our_worker, (args.model_dir, False, paths), {})
+        int8 = _start(_our_worker, (args.model_dir, True, paths), {})
+        timings: dict[str, dict[str, list[float]]] = {name: {} for name in segments}
+        agreement = {"top1": 0, "top5": 0, "n": 0}
+        errors: dict[str, str] = {}
+        rss = 0.0
+        for round_ in range(args.rounds):
+            for name, path in segments.items():
+                seed[1].send(path)
+                a = seed[1].recv()
+                fp32[1].send(("full", path))
+                b = fp32[1].recv()
+                int8[1].send(("full", path))
+                c = int8[1].recv()
+                fp32[1].send(("decode", path))
+                decode = fp32[1].recv()
+                fp32[1].send(("forward", path))
+                forward = fp32[1].recv()
+                row = timings[name]
+                if a["seconds"] is None:
+                    errors[name] = a["error"]
+                for key, value in (("seed", a["seconds"]), ("fp32", b["seconds"]), ("int8", c["seconds"]),
+                                   ("decode", decode["seconds"]), ("forward", forward["seconds"])):
+                    if value is not None:
+                        row.setdefault(key, []).append(value)
+                rss = max(rss, b["rss_mb"])
+                if round_ == 0:
+                    agreement["n"] += 1
+                    agreement["top1"] += int(b["top5"][0] == c["top5"][0])
+                    agreement["top5"] += int(b["top5"][0] in c["top5"])
+            print(f"round {round_ + 1}/{args.rounds} done", file=sys.stderr)
+        for process, connection in (seed, fp32, int8):
+            connection.send(None)
+            process.join(10)
+    report = {"machine": machine(), "command": "python -m bench.inference --rounds %d" % args.rounds,
+              "rounds": args.rounds, "segments": {}, "int8_agreement_with_fp32": agreement,
+              "serving_peak_rss_mb": round(rss, 1), "seed_errors": errors}
+    for name, row in timings.items():
+        stats = {key: summarise(values) for key, values in row.items()}
+        lower = stats["decode"]["median"] + stats["forward"]["median"]
+        stats["lower_bound_median"] = lower
+        if "seed" in stats:
+            stats["speedup_fp32_vs_seed"] = stats["seed"]["median"] / stats["fp32"]["median"]
+            stats["speedup_int8_vs_seed"] = stats["seed"]["median"] / stats["int8"]["median"]
+        stats["fp32_over_lower_bound"] = stats["fp32"]["median"] / lower
+        report["segments"][name] = stats
+    with open(os.path.join(args.out, "inference.json"), "w") as handle:
+        json.dump(report, handle, indent=2)
+    with open(os.path.join(args.out, "inference.md"), "w") as handle:
+        handle.write(markdown(report))
+    print(markdown(report))
+    return 0
+
+
+def markdown(report: dict[str, Any]) -> str:
+    m = report["machine"]
+    lines = [
+        "# Inference benchmark",
+        "",
+        f"Command: `{report['command']}` · machine: {m['processor']}, {m['usable_cores']} usable cores, "
+        f"load average at start {tuple(round(x, 2) for x in m['load_average'])}, Python {m['python']}, {m['platform']}.",
+        "Per segment: decode + sample + preprocess + forward of the centre clip (32 frames, step 2); download excluded.",
+        f"{report['rounds']} interleaved rounds; seconds, median (min). Random weights (speed does not depend on them).",
+        "",
+        "| segment | (a) seed | (b) ours fp32 | (c) ours int8 | lower bound (decode + forward) | (a)/(b) | (a)/(c) | (b)/lower |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, s in report["segments"].items():
+        seed = f"{s['seed']['median']:.3f} ({s['seed']['min']:.3f})" if "seed" in s else "fails*"
+        ratio_b = f"{s['speedup_fp32_vs_seed']:.2f}x" if "seed" in s else "n/a"
+        ratio_c = f"{s['speedup_int8_vs_seed']:.2f}x" if "seed" in s else "n/a"
+        lines.append(
+            f"| {name} | {seed} | {s['fp32']['median']:.3f} ({s['fp32']['min']:.3f}) "
+            f"| {s['int8']['median']:.3f} ({s['int8']['min']:.3f}) | {s['lower_bound_median']:.3f} "
+            f"| {ratio_b} | {ratio_c} | {s['fp32_over_lower_bound']:.2f}x |"
+        )
+    for name, error in report.get("seed_errors", {}).items():
+        lines.append(f"\n\\* the seed's path fails on {name}: `{error}`")
+    a = report["int8_agreement_with_fp32"]
+    lines += [
+        "",
+        f"int8 vs fp32 on these {a['n']} clips: top-1 agreement {a['top1']}/{a['n']}, fp32 top-1 within int8 top-5 {a['top5']}/{a['n']} "
+        "(random weights make near-uniform scores, so agreement here says little about a trained model).",
+        f"Peak RSS of the fp32 serving worker: {report['serving_peak_rss_mb']:.0f} MB.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
