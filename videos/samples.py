@@ -54,6 +54,7 @@ def hls_command(
     audio: bool = False,
     realtime: bool = False,
     codec: str = "libx264",
+    gop_frames: int = 50,
 ) -> List[str]:
     """The ffmpeg command that writes ``<name>00000.ts``... and ``index.m3u8`` to ``out_dir``."""
     command = [ffmpeg_exe(), "-loglevel", "error", "-y"]
@@ -62,6 +63,9 @@ def hls_command(
     if loops:
         command += ["-stream_loop", str(loops)]
     command += ["-i", video, "-c:v", codec, "-preset", "veryfast", "-pix_fmt", "yuv420p"]
+    # A fixed GOP (50 frames = 2 s at 25 fps), as the MediaLive channel is configured;
+    # libx264's default (250) would make every seek decode from the segment's start.
+    command += ["-g", str(gop_frames), "-keyint_min", str(gop_frames), "-sc_threshold", "0"]
     # A keyframe every segment boundary so every segment has exactly the target length.
     command += ["-force_key_frames", "expr:gte(t,n_forced*{})".format(segment_seconds)]
     if scale:
