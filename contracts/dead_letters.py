@@ -22,6 +22,8 @@ WORKFLOW_FAILURE_KIND = "workflow-failure"
 MESSAGE_PATH = "$.dead_letter"
 
 _REASON = re.compile(r"^([A-Z][A-Z_]+):")
+#: The endpoint's JSON error code, as it appears (escaped or not) inside a ModelError's cause.
+_ENDPOINT_CODE = re.compile(r'\\*"error\\*"\s*:\s*\\*"([a-z_]+)\\*"')
 
 
 def message_parameters(failed_state: str) -> dict[str, Any]:
@@ -56,7 +58,9 @@ class DeadLetter:
         """A short machine-readable reason.
 
         A rejected segment's reason code (``NOT_MPEG_TS`` ...) when the
-        validation Lambda gave one, otherwise the error name.
+        validation Lambda gave one; the endpoint's error code, upper-cased
+        (``SEGMENT_TOO_LONG`` ...), when the endpoint refused the segment;
+        otherwise the error name.
         """
         message = self.cause
         try:
@@ -64,7 +68,10 @@ class DeadLetter:
         except (ValueError, AttributeError):
             pass
         match = _REASON.match(message or "")
-        return match.group(1) if match else self.error
+        if match:
+            return match.group(1)
+        endpoint = _ENDPOINT_CODE.search(self.cause or "")
+        return endpoint.group(1).upper() if endpoint else self.error
 
     @property
     def object_key(self) -> str | None:

@@ -75,19 +75,31 @@ def _clock(seconds: float) -> str:
 
 
 def dead_letters(info: dict[str, Any], queue_url: str | None = None) -> list[DeadLetter]:
-    """Peek at the workflow dead-letter queue without consuming it (visibility timeout 0)."""
+    """Read every message of the workflow dead-letter queue without consuming it.
+
+    Messages are received with a visibility timeout (so each batch brings new
+    ones), then made visible again at once.
+    """
     sqs = clients(info)["sqs"]
+    url = queue_url or info["dlq_url"]
     seen: dict[str, DeadLetter] = {}
-    for _ in range(50):
-        reply = sqs.receive_message(
-            QueueUrl=queue_url or info["dlq_url"], MaxNumberOfMessages=10, VisibilityTimeout=0, WaitTimeSeconds=0
-        )
-        messages = reply.get("Messages", [])
-        new = [m for m in messages if m["MessageId"] not in seen]
-        for message in new:
-            seen[message["MessageId"]] = DeadLetter.from_body(message["Body"])
-        if not new:
-            break
+    handles: list[str] = []
+    try:
+        while True:
+            messages = sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60, WaitTimeSeconds=0
+            ).get("Messages", [])
+            if not messages:
+                break
+            for message in messages:
+                handles.append(message["ReceiptHandle"])
+                seen.setdefault(message["MessageId"], DeadLetter.from_body(message["Body"]))
+    finally:
+        for start in range(0, len(handles), 10):
+            sqs.change_message_visibility_batch(
+                QueueUrl=url,
+                Entries=[{"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0} for i, h in enumerate(handles[start : start + 10])],
+            )
     return list(seen.values())
 
 

@@ -55,6 +55,8 @@ def hls_command(
     realtime: bool = False,
     codec: str = "libx264",
     gop_frames: int = 50,
+    pix_fmt: str = "yuv420p",
+    duration_s: Optional[float] = None,
 ) -> List[str]:
     """The ffmpeg command that writes ``<name>00000.ts``... and ``index.m3u8`` to ``out_dir``."""
     command = [ffmpeg_exe(), "-loglevel", "error", "-y"]
@@ -62,7 +64,10 @@ def hls_command(
         command += ["-re"]
     if loops:
         command += ["-stream_loop", str(loops)]
-    command += ["-i", video, "-c:v", codec, "-preset", "veryfast", "-pix_fmt", "yuv420p"]
+    command += ["-i", video]
+    if duration_s:
+        command += ["-t", str(duration_s)]
+    command += ["-c:v", codec, "-preset", "veryfast", "-pix_fmt", pix_fmt]
     # A fixed GOP (50 frames = 2 s at 25 fps), as the MediaLive channel is configured;
     # libx264's default (250) would make every seek decode from the segment's start.
     command += ["-g", str(gop_frames), "-keyint_min", str(gop_frames), "-sc_threshold", "0"]

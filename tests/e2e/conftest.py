@@ -1,6 +1,6 @@
 """One local stack for the end-to-end tests (moto + bridges + the deployed Pulumi program)."""
 
-import os
+import json
 import time
 import uuid
 
@@ -46,6 +46,17 @@ class Pipeline:
         else:
             self.s3.put_object(Bucket=self.info["livestream_bucket"], Key=key, Body=body)
         return before
+
+    def start(self, event: dict) -> int:
+        """Start an execution directly, as a (re)delivery of ``event`` would."""
+        before = len(observe.executions(self.info))
+        self.clients["stepfunctions"].start_execution(
+            stateMachineArn=self.info["state_machine_arn"], name=f"direct-{uuid.uuid4()}", input=json.dumps(event)
+        )
+        return before
+
+    def all_dead_letters(self):
+        return observe.dead_letters(self.info)
 
     def wait(self, before: int, new: int = 1, timeout_s: float = 120):
         found = observe.wait_for_executions(self.info, before + new, timeout_s)
