@@ -485,6 +485,47 @@ def _bridge_bucket_policy_conditions() -> None:
     FakeBucket.get_permission = get_permission
 
 
+# --- Fault injection for tests: DynamoDB throttling ------------------------------------------------
+
+_CONSUMED: dict[str, int] = {}
+_CONSUMED_LOCK = threading.Lock()
+
+
+def _take_fault(name: str) -> bool:
+    """Whether this call should fail: settings ``{name: {"id": ..., "count": n}}`` fail the next n calls."""
+    fault = bridge_settings().get(name)
+    if not fault:
+        return False
+    with _CONSUMED_LOCK:
+        used = _CONSUMED.get(fault["id"], 0)
+        if used >= int(fault["count"]):
+            return False
+        _CONSUMED[fault["id"]] = used + 1
+        return True
+
+
+def _fault_dynamodb_throttling() -> None:
+    """Not a gap: a switch for tests. moto never throttles; this makes PutItem answer
+    ``ProvisionedThroughputExceededException`` for the next n calls."""
+    from moto.dynamodb.exceptions import DynamodbException
+    from moto.dynamodb.models import DynamoDBBackend
+
+    if getattr(DynamoDBBackend.put_item, "_devstack_bridge", False):
+        return
+    original = DynamoDBBackend.put_item
+
+    def put_item(self, *args, **kwargs):
+        if _take_fault("dynamodb_put_throttle"):
+            raise DynamodbException(
+                "ProvisionedThroughputExceededException",
+                "The level of configured provisioned throughput for the table was exceeded.",
+            )
+        return original(self, *args, **kwargs)
+
+    put_item._devstack_bridge = True
+    DynamoDBBackend.put_item = put_item
+
+
 def install() -> None:
     """Apply every bridge and set moto's config (call before serving)."""
     from moto.core.config import default_user_config
@@ -496,4 +537,5 @@ def install() -> None:
     _bridge_sagemaker()
     _bridge_lambda()
     _bridge_bucket_policy_conditions()
+    _fault_dynamodb_throttling()
 

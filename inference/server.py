@@ -12,6 +12,7 @@ scripts failures of the next calls, to exercise the workflow's retries::
     {"kind": "throttle", "count": 2}          # answer 429 twice
     {"kind": "throttle", "rate": 0.3}         # 30% of calls, until cleared
     {"kind": "unavailable" | "error", ...}    # 503 | 500
+    {"kind": "down", "count": 1}              # close the connection without answering
     {"kind": "slow", "delay_s": 30, "count": 1}
     {"clear": true}
 """
@@ -46,8 +47,8 @@ class FaultPlan:
                 self.rules = []
             return
         kind = rule.get("kind")
-        if kind not in FAULT_STATUS and kind != "slow":
-            raise ValueError("kind must be one of: {}".format(", ".join(sorted(list(FAULT_STATUS) + ["slow"]))))
+        if kind not in FAULT_STATUS and kind not in ("slow", "down"):
+            raise ValueError("kind must be one of: {}".format(", ".join(sorted(list(FAULT_STATUS) + ["down", "slow"]))))
         if "seed" in rule:
             self.random.seed(rule["seed"])
         with self.lock:
@@ -130,6 +131,9 @@ class InvocationHandler(BaseHTTPRequestHandler):
             self.server.count("faults")
             if fault["kind"] == "slow":
                 time.sleep(float(fault.get("delay_s", 1)))
+            elif fault["kind"] == "down":
+                self.close_connection = True  # as a crashed container: no answer at all
+                return
             else:
                 self._reply(
                     FAULT_STATUS[fault["kind"]],

@@ -15,7 +15,8 @@ from devstack import observe
 def stack(model_dir, tmp_path_factory):
     from devstack.stack import LocalStack
 
-    local = LocalStack(state_dir=str(tmp_path_factory.mktemp("devstack")))
+    # A short endpoint timeout so that the slow-endpoint test takes seconds, not minutes.
+    local = LocalStack(state_dir=str(tmp_path_factory.mktemp("devstack")), overrides={"endpointTimeoutSeconds": 8})
     local.start(log=lambda *_: None)
     yield local
     local.stop()
