@@ -7,6 +7,7 @@
     python -m devstack results --stream-id ID [--json] [--clips] [--plot FILE.png]
     python -m devstack dlq [--json]
     python -m devstack trace [EXECUTION_ARN]
+    python -m devstack redrive [--stream-id ID]
 
 ``stream``, ``backfill``, ``results``, ``dlq`` and ``trace`` use the running local
 stack, or a real deployment with ``--aws --bucket B --table T --dlq-url U
@@ -41,7 +42,7 @@ def _info(args) -> dict:
             "table_name": args.table,
             "dlq_url": args.dlq_url,
             "state_machine_arn": args.state_machine_arn,
-        }
+        }  # "endpoint_url": None marks a real deployment
     return load_stack()
 
 
@@ -175,6 +176,20 @@ def cmd_trace(args) -> int:
     return 0
 
 
+def cmd_redrive(args) -> int:
+    from devstack.redrive import redrive
+
+    info = _info(args)
+    prefix = f"{info['stream_prefix']}/{args.stream_id}/" if args.stream_id else ""
+    report = redrive(info, only=lambda letter: (letter.object_key or "").startswith(prefix))
+    for key in report.redriven:
+        print(f"recorded     {key}")
+    for key, reason in report.still_failing:
+        print(f"still fails  {key}: {reason} (its message stays in the queue)")
+    print(f"{len(report.redriven)} redriven, {len(report.still_failing)} still failing, {report.skipped} left alone")
+    return 0 if not report.still_failing else 1
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m devstack", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = root.add_subparsers(dest="command", required=True)
@@ -230,6 +245,10 @@ def parser() -> argparse.ArgumentParser:
     trace.add_argument("execution_arn", nargs="?")
     aws_options(trace)
     trace.set_defaults(run=cmd_trace)
+    redrive = commands.add_parser("redrive", help="send dead-lettered segments through the workflow again")
+    redrive.add_argument("--stream-id", help="only this stream's segments")
+    aws_options(redrive)
+    redrive.set_defaults(run=cmd_redrive)
     return root
 
 
