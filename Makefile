@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 MODEL_DIR := model/artifacts
 
-.PHONY: venv model video demo test test-fast bench clean
+.PHONY: venv model video demo test test-fast bench audit clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,9 +36,14 @@ test: venv model
 test-fast: venv model
 	$(PY) -m pytest -m "not slow"
 
+audit: venv
+	# Needs PyPI's JSON API (or OSV): see docs/security.md.
+	$(PY) -m pip_audit -l --progress-spinner off
+
 bench: venv model
 	$(PY) -m bench.inference
 	$(PY) -m bench.orchestration
+	$(PY) -m bench.load
 
 clean:
 	rm -rf .devstack .build bench/.work
