@@ -8,6 +8,7 @@
     python -m devstack dlq [--json]
     python -m devstack trace [EXECUTION_ARN]
     python -m devstack redrive [--stream-id ID]
+    python -m devstack alerts [--follow]
 
 ``stream``, ``backfill``, ``results``, ``dlq`` and ``trace`` use the running local
 stack, or a real deployment with ``--aws --bucket B --table T --dlq-url U
@@ -61,7 +62,7 @@ def _random_weights_warning() -> None:
 def cmd_demo(args) -> int:
     started = time.time()
     _random_weights_warning()
-    stack = LocalStack()
+    stack = LocalStack(overrides=_stack_overrides(args))
     try:
         info = stack.start()
         s3 = observe.clients(info)["s3"]
@@ -79,6 +80,8 @@ def cmd_demo(args) -> int:
         letters = observe.dead_letters(info)
         print()
         print(observe.format_dead_letters(letters))
+        for event in observe.alerts(info):
+            print(observe.format_alert(event))
         if found:
             execution, steps = observe.trace(info, found[-1]["executionArn"])
             print()
@@ -86,7 +89,7 @@ def cmd_demo(args) -> int:
         if args.plot:
             from devstack.plot import plot_timeline
 
-            plot_timeline(items, args.plot, title=f"stream {args.stream_id}")
+            plot_timeline(items, args.plot, title=f"stream {args.stream_id}", watched=args.watch)
             print(f"\ntimeline picture written to {args.plot}")
         ok = len(items) == len(uploaded.keys) and not letters
         print(f"\n{len(items)} records for {len(uploaded.keys)} segments, {len(letters)} dead letters, "
@@ -96,8 +99,15 @@ def cmd_demo(args) -> int:
         stack.stop()
 
 
+def _stack_overrides(args) -> dict:
+    overrides = {"clips": args.clips, "minConfidence": args.min_confidence}
+    if args.watch:
+        overrides.update(watchActivities=args.watch, alertThreshold=args.alert_threshold)
+    return overrides
+
+
 def cmd_up(args) -> int:
-    stack = LocalStack()
+    stack = LocalStack(overrides=_stack_overrides(args))
     try:
         info = stack.start()
         print(f"local stack up; details in .devstack/stack.json. Ctrl-C stops it.\n{observe.as_json(info)}")
@@ -176,6 +186,21 @@ def cmd_trace(args) -> int:
     return 0
 
 
+def cmd_alerts(args) -> int:
+    info = _info(args)
+    if not info.get("alerts_queue_url"):
+        print("no alerts: the stack has no watch list (set watchActivities, or `devstack up --watch LABEL...`)")
+        return 1
+    try:
+        while True:
+            for event in observe.alerts(info, wait_s=1):
+                print(observe.format_alert(event), flush=True)
+            if not args.follow:
+                return 0
+    except KeyboardInterrupt:
+        return 0
+
+
 def cmd_redrive(args) -> int:
     from devstack.redrive import redrive
 
@@ -202,16 +227,25 @@ def parser() -> argparse.ArgumentParser:
         command.add_argument("--dlq-url", help="stack output workflow_dlq_url")
         command.add_argument("--state-machine-arn", help="stack output state_machine_arn")
 
+    def stack_options(command):
+        command.add_argument("--clips", type=int, default=1, help="clips per segment (config clips)")
+        command.add_argument("--min-confidence", type=float, default=0.0, help="config minConfidence")
+        command.add_argument("--watch", nargs="*", default=[], help="labels to alert on (config watchActivities)")
+        command.add_argument("--alert-threshold", type=float, default=0.5, help="config alertThreshold")
+
     demo = commands.add_parser("demo", help="the whole pipeline on the sample video")
     demo.add_argument("video", nargs="?", default="videos/bikes.mp4")
     demo.add_argument("--stream-id", default="demo")
     demo.add_argument("--loops", type=int, default=2, help="play the video 1+N times (3 segments for the 10 s sample)")
     demo.add_argument("--realtime", action="store_true")
-    demo.add_argument("--clips", type=int, default=1)
     demo.add_argument("--plot", default=".devstack/timeline.png")
+    stack_options(demo)
+    demo.set_defaults(clips=3)  # the demo shows the timeline inside each segment
     demo.set_defaults(run=cmd_demo)
 
-    commands.add_parser("up", help="start the local stack and keep it running").set_defaults(run=cmd_up)
+    up = commands.add_parser("up", help="start the local stack and keep it running")
+    stack_options(up)
+    up.set_defaults(run=cmd_up)
 
     stream = commands.add_parser("stream", help="cut a video into HLS segments and upload them")
     stream.add_argument("video")
@@ -245,6 +279,10 @@ def parser() -> argparse.ArgumentParser:
     trace.add_argument("execution_arn", nargs="?")
     aws_options(trace)
     trace.set_defaults(run=cmd_trace)
+    alerts = commands.add_parser("alerts", help="ActivityDetected events for watched activities")
+    alerts.add_argument("--follow", action="store_true", help="keep printing alerts as they happen")
+    alerts.set_defaults(run=cmd_alerts)
+
     redrive = commands.add_parser("redrive", help="send dead-lettered segments through the workflow again")
     redrive.add_argument("--stream-id", help="only this stream's segments")
     aws_options(redrive)

@@ -201,3 +201,27 @@ def format_dead_letters(letters: list[DeadLetter]) -> str:
 
 def as_json(value: Any) -> str:
     return json.dumps(value, indent=2, default=str)
+
+
+def alerts(info: dict[str, Any], wait_s: float = 0) -> list[dict[str, Any]]:
+    """ActivityDetected events received so far (consumed: each is shown once)."""
+    if not info.get("alerts_queue_url"):
+        return []
+    sqs = clients(info)["sqs"]
+    found = []
+    deadline = time.time() + wait_s
+    while True:
+        messages = sqs.receive_message(QueueUrl=info["alerts_queue_url"], MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        for message in messages:
+            found.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=info["alerts_queue_url"], ReceiptHandle=message["ReceiptHandle"])
+        if not messages and time.time() >= deadline:
+            return found
+        if not messages:
+            time.sleep(0.3)
+
+
+def format_alert(event: dict[str, Any]) -> str:
+    detail = event["detail"]
+    return (f"ALERT {detail['label']} p={detail['probability']:.3f} stream {detail['stream_id']} "
+            f"segment {detail['segment_seq']} (t={detail['start_seconds']:.0f} s) {detail['s3_uri']}")

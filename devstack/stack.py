@@ -97,6 +97,7 @@ class LocalStack:
         )
         with open(os.path.join(self.state_dir, "endpoints.json")) as handle:
             inference_url = json.load(handle)[outputs["endpoint_name"]]
+        alerts_queue_url = self._watch_alerts(endpoint_url, outputs.get("alert_bus_name"))
         self.info = {
             "endpoint_url": endpoint_url,
             "region": REGION,
@@ -109,12 +110,34 @@ class LocalStack:
             "endpoint_name": outputs["endpoint_name"],
             "inference_url": inference_url,
             "alert_bus_name": outputs.get("alert_bus_name"),
+            "alerts_queue_url": alerts_queue_url,
             "pid": self.process.pid,
         }
         with open(os.path.join(self.state_dir, STACK_FILE), "w") as handle:
             json.dump(self.info, handle, indent=2)
         log(f"endpoint {outputs['endpoint_name']} in service at {inference_url}")
         return self.info
+
+    def _watch_alerts(self, endpoint_url: str, bus_name: str | None) -> str | None:
+        """Locally, alerts land in a queue (a rule on the alert bus) that `devstack alerts` reads.
+
+        On AWS the same rule feeds the SNS topic (``alertEmail``); this queue is the local stand-in.
+        """
+        if not bus_name:
+            return None
+        from state_machine.definition import ALERT_DETAIL_TYPE, ALERT_SOURCE
+
+        sqs = boto3.client("sqs", endpoint_url=endpoint_url, region_name=REGION)
+        events = boto3.client("events", endpoint_url=endpoint_url, region_name=REGION)
+        url = sqs.create_queue(QueueName="devstack-alerts")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(
+            Name="devstack-alerts",
+            EventBusName=bus_name,
+            EventPattern=json.dumps({"source": [ALERT_SOURCE], "detail-type": [ALERT_DETAIL_TYPE]}),
+        )
+        events.put_targets(Rule="devstack-alerts", EventBusName=bus_name, Targets=[{"Id": "local-queue", "Arn": arn}])
+        return url
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

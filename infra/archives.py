@@ -17,6 +17,12 @@ import zipfile
 from infra.settings import ROOT
 
 BUILD_DIR = os.path.join(ROOT, ".build")
+#: Where archives are written instead of .build/ (tests point it at a temporary folder).
+BUILD_DIR_ENV = "ACTIVITY_DETECTION_BUILD_DIR"
+
+
+def build_dir() -> str:
+    return os.environ.get(BUILD_DIR_ENV) or BUILD_DIR
 MODEL_FILES = ("model-symbol.json", "model-0000.params", "classes.txt", "manifest.json")
 #: The module AWS's MXNet container loads (``SAGEMAKER_PROGRAM``), at the top of code/.
 ENTRY_MODULE = "sagemaker_entry.py"
@@ -64,8 +70,9 @@ def _fingerprint(entries: list[tuple[str, str]]) -> str:
     return digest.hexdigest()[:16]
 
 
-def build_model_archive(model_dir: str, out_dir: str = BUILD_DIR) -> str:
+def build_model_archive(model_dir: str, out_dir: str | None = None) -> str:
     """Write (or reuse) ``model-<fingerprint>.tar.gz`` and return its path."""
+    out_dir = out_dir or build_dir()
     entries = model_archive_entries(model_dir)
     os.makedirs(out_dir, exist_ok=True)
     target = os.path.join(out_dir, f"model-{_fingerprint(entries)}.tar.gz")
@@ -81,7 +88,16 @@ def build_model_archive(model_dir: str, out_dir: str = BUILD_DIR) -> str:
                 with open(path, "rb") as handle:
                     tar.addfile(info, handle)
     os.replace(partial, target)
+    _prune(out_dir, "model-", target)
     return target
+
+
+def _prune(out_dir: str, prefix: str, keep: str) -> None:
+    """Old archives are dead weight (about 100 MB each for the model): keep the newest only."""
+    for name in os.listdir(out_dir):
+        path = os.path.join(out_dir, name)
+        if name.startswith(prefix) and path != keep and not name.endswith(".partial"):
+            os.remove(path)
 
 
 #: Packages the Lambda imports; its handler is lambdas.validate_segment.handler.handler.
@@ -102,11 +118,13 @@ def lambda_archive_bytes() -> bytes:
     return buffer.getvalue()
 
 
-def build_lambda_archive(out_dir: str = BUILD_DIR) -> str:
+def build_lambda_archive(out_dir: str | None = None) -> str:
+    out_dir = out_dir or build_dir()
     data = lambda_archive_bytes()
     os.makedirs(out_dir, exist_ok=True)
     target = os.path.join(out_dir, f"validate-segment-{hashlib.sha256(data).hexdigest()[:16]}.zip")
     if not os.path.exists(target):
         with open(target, "wb") as handle:
             handle.write(data)
+        _prune(out_dir, "validate-segment-", target)
     return target

@@ -244,3 +244,31 @@ def test_lambda_archive_imports_in_a_clean_interpreter(tmp_path):
         env={"PATH": os.environ.get("PATH", ""), "AWS_DEFAULT_REGION": "us-east-1"},
     )
     assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_a_new_model_replaces_model_and_config_without_touching_the_endpoint_name(model_dir, tmp_path, monkeypatch):
+    """Model and EndpointConfiguration are auto-named (so Pulumi creates the replacement first),
+    the archive's etag is in the model's environment (so a new archive means a new Model),
+    and the endpoint keeps its name (the state machine's target does not change)."""
+    import shutil
+
+    monkeypatch.setenv(archives.BUILD_DIR_ENV, str(tmp_path / "build"))  # keep the second archive out of .build/
+    other = tmp_path / "other-model"
+    shutil.copytree(model_dir, other)
+    (other / "manifest.json").write_text((other / "manifest.json").read_text().replace('"name": "', '"name": "v2-'))
+    first, _ = deploy("dev", model_dir)
+    second, _ = deploy("dev", str(other))
+    model = lambda mocks: mocks.one("aws:sagemaker/model:Model")  # noqa: E731
+    config = lambda mocks: mocks.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration")  # noqa: E731
+    assert "name" not in model(first).inputs and "name" not in config(first).inputs
+    etag = lambda mocks: model(mocks).inputs["primaryContainer"]["environment"]["MODEL_ARCHIVE_ETAG"]  # noqa: E731
+    assert etag(first) != etag(second)
+    endpoint = lambda mocks: mocks.one("aws:sagemaker/endpoint:Endpoint").inputs["name"]  # noqa: E731
+    assert endpoint(first) == endpoint(second)
+
+
+def test_request_options_come_from_config(model_dir):
+    mocks, _ = deploy("dev", model_dir, clips=3, minConfidence=0.4)
+    definition = json.loads(mocks.one("aws:sfn/stateMachine:StateMachine").inputs["definition"])
+    request = definition["States"]["BuildRequest"]["Parameters"]
+    assert (request["clips"], request["min_confidence"]) == (3, 0.4)
