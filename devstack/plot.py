@@ -31,7 +31,8 @@ def plot_timeline(items: list[dict[str, Any]], path: str, title: str = "", watch
         colour = "tab:red" if span["label"] in watched else "tab:blue"
         axes.add_patch(Rectangle((span["start_s"], row - 0.4), span["end_s"] - span["start_s"], 0.8,
                                  color=colour, alpha=max(0.15, min(1.0, float(span["probability"])))))
-    end = max((span["end_s"] for span in spans), default=10)
+    segment_ends = [float(i["start_seconds"]) + float(i["duration_seconds"]) for i in items]
+    end = max(segment_ends + [span["end_s"] for span in spans], default=10)
     axes.set_xlim(0, end)
     axes.set_ylim(-0.6, len(labels) - 0.4)
     axes.set_yticks(range(len(labels)))
