@@ -36,3 +36,32 @@ def test_not_a_video_is_refused(tmp_path):
     with pytest.raises(errors.InferenceError) as refused:
         SegmentReader(str(junk))
     assert refused.value.code == errors.NOT_A_VIDEO
+
+
+def test_seek_path_for_long_videos_is_exact(segments, tmp_path, monkeypatch):
+    """Past SEEK_AFTER_FRAMES the reader seeks; force that path on a real segment and compare."""
+    from inference import video
+
+    monkeypatch.setattr(video, "SEEK_AFTER_FRAMES", 10)
+    path = segments["bikes_720p"][0]
+    reference = decode_all(path)
+    with SegmentReader(path) as reader:
+        frames = reader.read(range(120, 184, 2))
+    for index, frame in frames.items():
+        assert np.array_equal(frame, reference[index]), f"frame {index} differs"
+
+
+@pytest.mark.parametrize("name", ["bikes_1080p", "bunny"])
+def test_reading_starts_at_the_last_idr_before_the_clip_and_stays_exact(segments, name):
+    from inference.video import ts_index
+
+    path = segments[name][0]
+    index = ts_index(open(path, "rb").read())
+    assert [frame for frame, _ in index.keyframes][:3] == [0, 50, 100]  # the 2-second GOP the segments are cut with
+    reference = decode_all(path)
+    with SegmentReader(path) as reader:
+        (clip,) = clip_frame_indices(reader.facts.frame_count, 32, 2, 1)
+        frames = reader.read(clip)
+        assert reader._cut_path is not None, "the clip starts after an IDR: reading should begin there"
+    for index_, frame in frames.items():
+        assert np.array_equal(frame, reference[index_]), f"frame {index_} differs"
