@@ -39,15 +39,8 @@ class Alerts(pulumi.ComponentResource):
                 f"{name}-topic-policy",
                 arn=self.topic.arn,
                 policy=pulumi.Output.json_dumps(
-                    policies.document(
-                        {
-                            "Sid": "EventBridgePublishes",
-                            "Effect": "Allow",
-                            "Principal": {"Service": "events.amazonaws.com"},
-                            "Action": ["sns:Publish"],
-                            "Resource": [self.topic.arn],
-                            "Condition": {"ArnEquals": {"aws:SourceArn": rule.arn}},
-                        }
+                    policies.allow_service_from(
+                        "EventBridgePublishes", "events.amazonaws.com", "sns:Publish", self.topic.arn, rule.arn
                     )
                 ),
                 opts=child,

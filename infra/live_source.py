@@ -47,12 +47,7 @@ class LiveSource(pulumi.ComponentResource):
             content_type="video/mp4",
             opts=child,
         )
-        self.role = aws.iam.Role(
-            f"{name}-role",
-            name=args.role_name,
-            assume_role_policy=pulumi.Output.json_dumps(policies.assume_role("medialive.amazonaws.com", args.account_id)),
-            opts=child,
-        )
+        self.role = policies.service_role(f"{name}-role", args.role_name, "medialive.amazonaws.com", args.account_id, self)
         stream_objects = pulumi.Output.concat(
             args.livestream_bucket.arn, "/", args.stream_prefix.strip("/"), "/", args.stream_id, "/*"
         )

@@ -70,12 +70,7 @@ class ModelEndpoint(pulumi.ComponentResource):
             source=pulumi.FileAsset(args.model_archive_path),
             opts=child,
         )
-        self.role = aws.iam.Role(
-            f"{name}-role",
-            name=args.role_name,
-            assume_role_policy=pulumi.Output.json_dumps(policies.assume_role("sagemaker.amazonaws.com", args.account_id)),
-            opts=child,
-        )
+        self.role = policies.service_role(f"{name}-role", args.role_name, "sagemaker.amazonaws.com", args.account_id, self)
         repository = args.image_uri.split("/", 1)[1].split(":")[0] if "/" in args.image_uri else args.image_uri
         registry_account = args.image_uri.split(".", 1)[0]
         log_group_arn = pulumi.Output.concat(

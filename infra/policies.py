@@ -1,4 +1,4 @@
-"""IAM policy documents: one builder per principal's needs, each statement exact.
+"""IAM: policy documents (one builder per need, each statement exact) and the service-role helper.
 
 Documents hold ``pulumi.Output`` values and are serialised with
 ``pulumi.Output.json_dumps``. Where AWS offers no resource-level permission,
@@ -89,4 +89,31 @@ def deny_insecure_transport(bucket_arn: Any) -> dict:
             "Resource": [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")],
             "Condition": {"Bool": {"aws:SecureTransport": "false"}},
         }
+    )
+
+
+def allow_service_from(sid: str, service: str, action: str, resource: Any, source_arn: Any) -> dict:
+    """Resource policy: let an AWS service principal act on ``resource``, only on behalf of ``source_arn``."""
+    return document(
+        {
+            "Sid": sid,
+            "Effect": "Allow",
+            "Principal": {"Service": service},
+            "Action": [action],
+            "Resource": [resource],
+            "Condition": {"ArnEquals": {"aws:SourceArn": source_arn}},
+        }
+    )
+
+
+def service_role(resource_name: str, role_name: str, service: str, account_id: Any, parent) -> Any:
+    """An IAM role that only ``service`` (in this account) can assume."""
+    import pulumi
+    import pulumi_aws as aws
+
+    return aws.iam.Role(
+        resource_name,
+        name=role_name,
+        assume_role_policy=pulumi.Output.json_dumps(assume_role(service, account_id)),
+        opts=pulumi.ResourceOptions(parent=parent),
     )

@@ -68,12 +68,7 @@ class Workflow(pulumi.ComponentResource):
             retention_in_days=args.log_retention_days,
             opts=child,
         )
-        self.lambda_role = aws.iam.Role(
-            f"{name}-lambda-role",
-            name=args.lambda_role_name,
-            assume_role_policy=pulumi.Output.json_dumps(policies.assume_role("lambda.amazonaws.com", args.account_id)),
-            opts=child,
-        )
+        self.lambda_role = policies.service_role(f"{name}-lambda-role", args.lambda_role_name, "lambda.amazonaws.com", args.account_id, self)
         aws.iam.RolePolicy(
             f"{name}-lambda-policy",
             role=self.lambda_role.id,
@@ -157,12 +152,7 @@ class Workflow(pulumi.ComponentResource):
             policies.statement(f"{p.state}{p.action.split(':')[1]}", [p.action], [resource_arns[p.resource_kind]])
             for p in required_permissions(shape)
         ]
-        self.state_machine_role = aws.iam.Role(
-            f"{name}-state-machine-role",
-            name=args.state_machine_role_name,
-            assume_role_policy=pulumi.Output.json_dumps(policies.assume_role("states.amazonaws.com", args.account_id)),
-            opts=child,
-        )
+        self.state_machine_role = policies.service_role(f"{name}-state-machine-role", args.state_machine_role_name, "states.amazonaws.com", args.account_id, self)
         self.state_machine_policy = aws.iam.RolePolicy(
             f"{name}-state-machine-policy",
             role=self.state_machine_role.id,
@@ -201,12 +191,7 @@ class Workflow(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        self.events_role = aws.iam.Role(
-            f"{name}-events-role",
-            name=args.events_role_name,
-            assume_role_policy=pulumi.Output.json_dumps(policies.assume_role("events.amazonaws.com", args.account_id)),
-            opts=child,
-        )
+        self.events_role = policies.service_role(f"{name}-events-role", args.events_role_name, "events.amazonaws.com", args.account_id, self)
         aws.iam.RolePolicy(
             f"{name}-events-policy",
             role=self.events_role.id,
@@ -231,15 +216,8 @@ class Workflow(pulumi.ComponentResource):
             f"{name}-events-dlq-policy",
             queue_url=args.events_dlq.url,
             policy=pulumi.Output.json_dumps(
-                policies.document(
-                    {
-                        "Sid": "EventBridgeDeadLetters",
-                        "Effect": "Allow",
-                        "Principal": {"Service": "events.amazonaws.com"},
-                        "Action": ["sqs:SendMessage"],
-                        "Resource": [args.events_dlq.arn],
-                        "Condition": {"ArnEquals": {"aws:SourceArn": self.rule.arn}},
-                    }
+                policies.allow_service_from(
+                    "EventBridgeDeadLetters", "events.amazonaws.com", "sqs:SendMessage", args.events_dlq.arn, self.rule.arn
                 )
             ),
             opts=child,
