@@ -95,8 +95,10 @@ class SegmentReader:
         return cv2.VideoCapture(self._cut_path, cv2.CAP_FFMPEG)
 
     def count_frames(self) -> int:
-        """Decode-free count by grabbing every frame (used when the container's count is wrong)."""
-        self.capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+        """Count by grabbing every frame (used when the container's count is wrong)."""
+        # From the start of the whole file: the current capture may be a cut at a keyframe.
+        self.capture.release()
+        self.capture = cv2.VideoCapture(self.path, cv2.CAP_FFMPEG)
         count = 0
         while self.capture.grab():
             count += 1

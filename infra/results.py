@@ -37,25 +37,22 @@ class Results(pulumi.ComponentResource):
             opts=child,
         )
         # Failed executions: one message per segment, written by the state machine.
-        self.workflow_dlq = aws.sqs.Queue(
-            f"{name}-workflow-dlq",
-            name=args.workflow_dlq_name,
-            message_retention_seconds=DLQ_RETENTION_SECONDS,
-            sqs_managed_sse_enabled=True,
-            opts=child,
-        )
+        self.workflow_dlq = self._dead_letter_queue(f"{name}-workflow-dlq", args.workflow_dlq_name)
         # Events EventBridge could not deliver to the state machine at all.
-        self.events_dlq = aws.sqs.Queue(
-            f"{name}-events-dlq",
-            name=args.events_dlq_name,
-            message_retention_seconds=DLQ_RETENTION_SECONDS,
-            sqs_managed_sse_enabled=True,
-            opts=child,
-        )
+        self.events_dlq = self._dead_letter_queue(f"{name}-events-dlq", args.events_dlq_name)
         self.register_outputs(
             {
                 "table_name": self.table.name,
                 "workflow_dlq_url": self.workflow_dlq.url,
                 "events_dlq_url": self.events_dlq.url,
             }
+        )
+
+    def _dead_letter_queue(self, resource_name: str, queue_name: str) -> aws.sqs.Queue:
+        return aws.sqs.Queue(
+            resource_name,
+            name=queue_name,
+            message_retention_seconds=DLQ_RETENTION_SECONDS,
+            sqs_managed_sse_enabled=True,
+            opts=pulumi.ResourceOptions(parent=self),
         )

@@ -65,3 +65,11 @@ def test_reading_starts_at_the_last_idr_before_the_clip_and_stays_exact(segments
         assert reader._cut_path is not None, "the clip starts after an IDR: reading should begin there"
     for index_, frame in frames.items():
         assert np.array_equal(frame, reference[index_]), f"frame {index_} differs"
+
+
+def test_count_frames_counts_the_whole_file_after_a_cut(segments):
+    path = segments["bikes_1080p"][0]
+    with SegmentReader(path) as reader:
+        reader.read(range(93, 157, 2))  # reading starts at the IDR at frame 50
+        assert reader._cut_path is not None
+        assert reader.count_frames() == 250
