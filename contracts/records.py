@@ -113,13 +113,5 @@ def decode_item(item: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return decoded
 
 
-def key_schema() -> list[dict[str, str]]:
-    """The table's key schema, as DynamoDB's API and Pulumi both spell it."""
-    return [
-        {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
-        {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
-    ]
-
-
 def key_attribute_types() -> dict[str, str]:
     return {PARTITION_KEY: "S", SORT_KEY: "N"}

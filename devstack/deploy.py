@@ -13,7 +13,6 @@ alarms and dashboard, SNS topics. The Lambda's Powertools layer is not attached
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -349,6 +348,3 @@ def summary(mocks: MotoMocks) -> dict[str, list[str]]:
     recorded = sorted({d.typ for d in mocks.deployed if not d.created and not d.typ.startswith("activity-detection:")})
     return {"created": created, "recorded_only": recorded}
 
-
-def dumps(outputs: dict[str, Any]) -> str:
-    return json.dumps(outputs, indent=2, default=str)

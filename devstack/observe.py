@@ -103,15 +103,6 @@ def dead_letters(info: dict[str, Any], queue_url: str | None = None) -> list[Dea
     return list(seen.values())
 
 
-def dead_letter_count(info: dict[str, Any], queue_url: str | None = None) -> int:
-    sqs = clients(info)["sqs"]
-    attributes = sqs.get_queue_attributes(
-        QueueUrl=queue_url or info["dlq_url"],
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
-
-
 def executions(info: dict[str, Any]) -> list[dict[str, Any]]:
     sfn = clients(info)["stepfunctions"]
     found, token = [], None

@@ -256,10 +256,3 @@ def _payload(packet: bytes) -> bytes:
     if packet[3] & 0x20:
         offset += 1 + packet[4]
     return packet[offset:]
-
-
-def ts_video_frame_count(path: str) -> Optional[int]:
-    """Frames of the first video stream of an MPEG-TS file, or ``None`` if not MPEG-TS."""
-    with open(path, "rb") as handle:
-        index = ts_index(handle.read())
-    return index.frame_count if index else None

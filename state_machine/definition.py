@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contracts import dead_letters, records
-from contracts.segments import SEGMENT_REJECTED_ERROR, Segment
+from contracts.segments import Segment
 
 ENDPOINT_THROTTLING_ERRORS = (
     "SageMakerRuntime.ThrottlingException",

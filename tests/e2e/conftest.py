@@ -4,7 +4,6 @@ import json
 import time
 import uuid
 
-import boto3
 import pytest
 import requests
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from contracts.segments import RejectionReason
+from contracts.segments import SEGMENT_REJECTED_ERROR, RejectionReason
 from lambdas.validate_segment.rules import SegmentRejected, check_mpeg_ts, check_size, parse_key
 
 
@@ -56,3 +56,8 @@ def test_mpeg_ts_sync_bytes():
     bad[188 * 3] = 0x00
     with pytest.raises(SegmentRejected, match="NOT_MPEG_TS.*packet 3"):
         check_mpeg_ts(bytes(bad))
+
+
+def test_error_name_the_state_machine_sees_is_the_shared_one():
+    # Lambda reports a function error under the exception's class name.
+    assert SegmentRejected.__name__ == SEGMENT_REJECTED_ERROR
