@@ -47,31 +47,26 @@ class LiveSource(pulumi.ComponentResource):
             content_type="video/mp4",
             opts=child,
         )
-        self.role = policies.service_role(f"{name}-role", args.role_name, "medialive.amazonaws.com", args.account_id, self)
         stream_objects = pulumi.Output.concat(
             args.livestream_bucket.arn, "/", args.stream_prefix.strip("/"), "/", args.stream_id, "/*"
         )
         media_live_logs = pulumi.Output.concat(
             "arn:aws:logs:", args.region, ":", args.account_id, ":log-group:ElementalMediaLive:*"
         )
-        aws.iam.RolePolicy(
-            f"{name}-policy",
-            role=self.role.id,
-            policy=pulumi.Output.json_dumps(
-                policies.document(
-                    policies.statement(
-                        "ReadSourceVideo", ["s3:GetObject"], [pulumi.Output.concat(args.artifacts_bucket.arn, "/videos/*")]
-                    ),
-                    # Writes segments and the playlist, and deletes segments past KEEP_SEGMENTS.
-                    policies.statement("WriteSegments", ["s3:PutObject", "s3:DeleteObject"], [stream_objects]),
-                    policies.statement(
-                        "WriteChannelLogs",
-                        ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                        [media_live_logs],
-                    ),
-                )
+        self.role, _ = policies.service_role(
+            f"{name}-role", args.role_name, "medialive.amazonaws.com", args.account_id, self,
+            policies.document(
+                policies.statement(
+                    "ReadSourceVideo", ["s3:GetObject"], [pulumi.Output.concat(args.artifacts_bucket.arn, "/videos/*")]
+                ),
+                # Writes segments and the playlist, and deletes segments past KEEP_SEGMENTS.
+                policies.statement("WriteSegments", ["s3:PutObject", "s3:DeleteObject"], [stream_objects]),
+                policies.statement(
+                    "WriteChannelLogs",
+                    ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                    [media_live_logs],
+                ),
             ),
-            opts=child,
         )
         self.input = aws.medialive.Input(
             f"{name}-input",

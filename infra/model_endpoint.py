@@ -70,7 +70,6 @@ class ModelEndpoint(pulumi.ComponentResource):
             source=pulumi.FileAsset(args.model_archive_path),
             opts=child,
         )
-        self.role = policies.service_role(f"{name}-role", args.role_name, "sagemaker.amazonaws.com", args.account_id, self)
         repository = args.image_uri.split("/", 1)[1].split(":")[0] if "/" in args.image_uri else args.image_uri
         registry_account = args.image_uri.split(".", 1)[0]
         log_group_arn = pulumi.Output.concat(
@@ -82,39 +81,35 @@ class ModelEndpoint(pulumi.ComponentResource):
             retention_in_days=args.log_retention_days,
             opts=child,
         )
-        aws.iam.RolePolicy(
-            f"{name}-policy",
-            role=self.role.id,
-            policy=pulumi.Output.json_dumps(
-                policies.document(
-                    policies.statement(
-                        "ReadModelArchive", ["s3:GetObject"], [pulumi.Output.concat(args.artifacts_bucket.arn, "/model/*")]
-                    ),
-                    policies.statement(
-                        "ReadSegments",
-                        ["s3:GetObject"],
-                        [pulumi.Output.concat(args.livestream_bucket.arn, "/", args.stream_prefix.strip("/"), "/*")],
-                    ),
-                    policies.statement("PullImageToken", ["ecr:GetAuthorizationToken"], ["*"]),
-                    policies.statement(
-                        "PullImage",
-                        ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                        [f"arn:aws:ecr:{args.region}:{registry_account}:repository/{repository}"],
-                    ),
-                    policies.statement(
-                        "WriteLogs",
-                        ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                        [log_group_arn, pulumi.Output.concat(log_group_arn, ":log-stream:*")],
-                    ),
-                    policies.statement(
-                        "PublishMetrics",
-                        ["cloudwatch:PutMetricData"],
-                        ["*"],
-                        condition={"StringEquals": {"cloudwatch:namespace": ["/aws/sagemaker/Endpoints"]}},
-                    ),
-                )
+        self.role, _ = policies.service_role(
+            f"{name}-role", args.role_name, "sagemaker.amazonaws.com", args.account_id, self,
+            policies.document(
+                policies.statement(
+                    "ReadModelArchive", ["s3:GetObject"], [pulumi.Output.concat(args.artifacts_bucket.arn, "/model/*")]
+                ),
+                policies.statement(
+                    "ReadSegments",
+                    ["s3:GetObject"],
+                    [pulumi.Output.concat(args.livestream_bucket.arn, "/", args.stream_prefix.strip("/"), "/*")],
+                ),
+                policies.statement("PullImageToken", ["ecr:GetAuthorizationToken"], ["*"]),
+                policies.statement(
+                    "PullImage",
+                    ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                    [f"arn:aws:ecr:{args.region}:{registry_account}:repository/{repository}"],
+                ),
+                policies.statement(
+                    "WriteLogs",
+                    ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                    [log_group_arn, pulumi.Output.concat(log_group_arn, ":log-stream:*")],
+                ),
+                policies.statement(
+                    "PublishMetrics",
+                    ["cloudwatch:PutMetricData"],
+                    ["*"],
+                    condition={"StringEquals": {"cloudwatch:namespace": ["/aws/sagemaker/Endpoints"]}},
+                ),
             ),
-            opts=child,
         )
         self.model = aws.sagemaker.Model(
             f"{name}-model",

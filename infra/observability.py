@@ -36,10 +36,13 @@ class Observability(pulumi.ComponentResource):
             )
             actions = [self.topic.arn]
 
-        def alarm(suffix: str, description: str, **metric) -> aws.cloudwatch.MetricAlarm:
+        def alarm(suffix: str, description: str, threshold: float = 0, **metric) -> aws.cloudwatch.MetricAlarm:
+            """Alarm when the metric goes above ``threshold`` (by default: any at all) in a minute."""
             return aws.cloudwatch.MetricAlarm(
                 f"{name}-{suffix}",
                 alarm_description=description,
+                comparison_operator="GreaterThanThreshold",
+                threshold=threshold,
                 evaluation_periods=1,
                 period=60,
                 treat_missing_data="notBreaching",
@@ -57,8 +60,6 @@ class Observability(pulumi.ComponentResource):
                 metric_name="ApproximateNumberOfMessagesVisible",
                 dimensions={"QueueName": args.workflow_dlq_name},
                 statistic="Maximum",
-                comparison_operator="GreaterThanThreshold",
-                threshold=0,
             ),
             alarm(
                 "events-dlq-not-empty",
@@ -67,8 +68,6 @@ class Observability(pulumi.ComponentResource):
                 metric_name="ApproximateNumberOfMessagesVisible",
                 dimensions={"QueueName": args.events_dlq_name},
                 statistic="Maximum",
-                comparison_operator="GreaterThanThreshold",
-                threshold=0,
             ),
             alarm(
                 "executions-failed",
@@ -77,8 +76,6 @@ class Observability(pulumi.ComponentResource):
                 metric_name="ExecutionsFailed",
                 dimensions={"StateMachineArn": args.state_machine_arn},
                 statistic="Sum",
-                comparison_operator="GreaterThanThreshold",
-                threshold=0,
             ),
             alarm(
                 "executions-timed-out",
@@ -87,8 +84,6 @@ class Observability(pulumi.ComponentResource):
                 metric_name="ExecutionsTimedOut",
                 dimensions={"StateMachineArn": args.state_machine_arn},
                 statistic="Sum",
-                comparison_operator="GreaterThanThreshold",
-                threshold=0,
             ),
             alarm(
                 "endpoint-5xx",
@@ -97,8 +92,6 @@ class Observability(pulumi.ComponentResource):
                 metric_name="Invocation5XXErrors",
                 dimensions={"EndpointName": args.endpoint_name, "VariantName": VARIANT},
                 statistic="Sum",
-                comparison_operator="GreaterThanThreshold",
-                threshold=0,
             ),
             alarm(
                 "model-latency",
@@ -107,7 +100,6 @@ class Observability(pulumi.ComponentResource):
                 metric_name="ModelLatency",
                 dimensions={"EndpointName": args.endpoint_name, "VariantName": VARIANT},
                 extended_statistic="p90",
-                comparison_operator="GreaterThanThreshold",
                 # ModelLatency is reported in microseconds.
                 threshold=args.model_latency_threshold_ms * 1000,
             ),

@@ -106,14 +106,25 @@ def allow_service_from(sid: str, service: str, action: str, resource: Any, sourc
     )
 
 
-def service_role(resource_name: str, role_name: str, service: str, account_id: Any, parent) -> Any:
-    """An IAM role that only ``service`` (in this account) can assume."""
+def service_role(resource_name: str, role_name: str, service: str, account_id: Any, parent, policy: dict) -> tuple:
+    """An IAM role that only ``service`` (in this account) can assume, with its one inline policy.
+
+    Returns ``(role, role_policy)``; the policy resource is named like the role with
+    ``-policy`` for ``-role``, so that resources can depend on the permissions being in place.
+    """
     import pulumi
     import pulumi_aws as aws
 
-    return aws.iam.Role(
+    role = aws.iam.Role(
         resource_name,
         name=role_name,
         assume_role_policy=pulumi.Output.json_dumps(assume_role(service, account_id)),
         opts=pulumi.ResourceOptions(parent=parent),
     )
+    role_policy = aws.iam.RolePolicy(
+        resource_name[: -len("-role")] + "-policy" if resource_name.endswith("-role") else resource_name + "-policy",
+        role=role.id,
+        policy=pulumi.Output.json_dumps(policy),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    return role, role_policy

@@ -68,27 +68,22 @@ class Workflow(pulumi.ComponentResource):
             retention_in_days=args.log_retention_days,
             opts=child,
         )
-        self.lambda_role = policies.service_role(f"{name}-lambda-role", args.lambda_role_name, "lambda.amazonaws.com", args.account_id, self)
-        aws.iam.RolePolicy(
-            f"{name}-lambda-policy",
-            role=self.lambda_role.id,
-            policy=pulumi.Output.json_dumps(
-                policies.document(
-                    # HEAD and the ranged GET of the first packets are both s3:GetObject.
-                    policies.statement(
-                        "ReadSegments",
-                        ["s3:GetObject"],
-                        [pulumi.Output.concat(args.livestream_bucket.arn, "/", args.stream_prefix.strip("/"), "/*")],
-                    ),
-                    policies.statement(
-                        "WriteLogs",
-                        ["logs:CreateLogStream", "logs:PutLogEvents"],
-                        [self.lambda_log_group.arn, pulumi.Output.concat(self.lambda_log_group.arn, ":log-stream:*")],
-                    ),
-                    policies.tracing(),
-                )
+        self.lambda_role, _ = policies.service_role(
+            f"{name}-lambda-role", args.lambda_role_name, "lambda.amazonaws.com", args.account_id, self,
+            policies.document(
+                # HEAD and the ranged GET of the first packets are both s3:GetObject.
+                policies.statement(
+                    "ReadSegments",
+                    ["s3:GetObject"],
+                    [pulumi.Output.concat(args.livestream_bucket.arn, "/", args.stream_prefix.strip("/"), "/*")],
+                ),
+                policies.statement(
+                    "WriteLogs",
+                    ["logs:CreateLogStream", "logs:PutLogEvents"],
+                    [self.lambda_log_group.arn, pulumi.Output.concat(self.lambda_log_group.arn, ":log-stream:*")],
+                ),
+                policies.tracing(),
             ),
-            opts=child,
         )
         self.function = aws.lambda_.Function(
             f"{name}-validate-segment",
@@ -152,18 +147,13 @@ class Workflow(pulumi.ComponentResource):
             policies.statement(f"{p.state}{p.action.split(':')[1]}", [p.action], [resource_arns[p.resource_kind]])
             for p in required_permissions(shape)
         ]
-        self.state_machine_role = policies.service_role(f"{name}-state-machine-role", args.state_machine_role_name, "states.amazonaws.com", args.account_id, self)
-        self.state_machine_policy = aws.iam.RolePolicy(
-            f"{name}-state-machine-policy",
-            role=self.state_machine_role.id,
-            policy=pulumi.Output.json_dumps(
-                policies.document(
-                    *task_statements,
-                    policies.statement("DeliverLogs", policies.LOG_DELIVERY_ACTIONS, ["*"]),
-                    policies.tracing(),
-                )
+        self.state_machine_role, self.state_machine_policy = policies.service_role(
+            f"{name}-state-machine-role", args.state_machine_role_name, "states.amazonaws.com", args.account_id, self,
+            policies.document(
+                *task_statements,
+                policies.statement("DeliverLogs", policies.LOG_DELIVERY_ACTIONS, ["*"]),
+                policies.tracing(),
             ),
-            opts=child,
         )
         self.state_machine = aws.sfn.StateMachine(
             f"{name}-state-machine",
@@ -191,16 +181,11 @@ class Workflow(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        self.events_role = policies.service_role(f"{name}-events-role", args.events_role_name, "events.amazonaws.com", args.account_id, self)
-        aws.iam.RolePolicy(
-            f"{name}-events-policy",
-            role=self.events_role.id,
-            policy=pulumi.Output.json_dumps(
-                policies.document(
-                    policies.statement("StartWorkflow", ["states:StartExecution"], [self.state_machine.arn])
-                )
+        self.events_role, _ = policies.service_role(
+            f"{name}-events-role", args.events_role_name, "events.amazonaws.com", args.account_id, self,
+            policies.document(
+                policies.statement("StartWorkflow", ["states:StartExecution"], [self.state_machine.arn])
             ),
-            opts=child,
         )
         self.target = aws.cloudwatch.EventTarget(
             f"{name}-start-workflow",

@@ -195,6 +195,10 @@ def test_alarms_cover_dlq_failures_and_endpoint(dev):
     mocks, _ = dev
     metrics = {a.inputs["metricName"] for a in mocks.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
     assert {"ApproximateNumberOfMessagesVisible", "ExecutionsFailed", "ExecutionsTimedOut", "Invocation5XXErrors", "ModelLatency"} <= metrics
+    for alarm in mocks.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"):
+        assert alarm.inputs["comparisonOperator"] == "GreaterThanThreshold"
+        expected = 5_000_000 if alarm.inputs["metricName"] == "ModelLatency" else 0  # any dead letter, failure or 5xx
+        assert alarm.inputs["threshold"] == expected
 
 
 def test_dev_and_prod_differ_and_do_not_collide(dev, prod):
