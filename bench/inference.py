@@ -6,13 +6,14 @@ Each path runs in its own worker process (so each keeps its own MXNet settings:
 the seed's path runs with MXNet's defaults, no OMP_NUM_THREADS), and the
 coordinator interleaves them: round r runs every segment on every path before
 round r+1. Reported: min and median seconds per segment, ratios against the
-seed's path measured in the same run, and the lower bound (seek-decode alone
+seed's path measured in the same run, and the lower bound (decode alone
 plus forward alone). Writes ``results.md`` and ``results.json``.
 
 Paths:
   (a) seed  decord VideoReader(width=340, height=256) + GluonCV VideoClsCustom test
             sampling + VideoGroupValTransform + a plain SymbolBlock (MXNet defaults)
-  (b) fp32  ours: OpenCV seek + grab/retrieve, our transforms, hybridized MKLDNN block
+  (b) fp32  ours: OpenCV decoding from the last IDR before the clip + grab/retrieve, our transforms,
+            hybridized MKLDNN block
   (c) int8  ours with MXNet's quantize_net (MKLDNN), calibrated on the sample clips
 """
 

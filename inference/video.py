@@ -1,14 +1,24 @@
 """Decoding a segment with OpenCV: probe its facts, then read only the frames needed.
 
-Reading is exact: the reader walks forward from the first frame, ``grab()``-ing
-frames it skips (decoded, but no colour conversion) and ``retrieve()``-ing the
-ones it keeps, and stops after the last frame needed. It seeks
-(``CAP_PROP_POS_FRAMES``) only when the first needed frame lies further than
-:data:`SEEK_AFTER_FRAMES` into the video: OpenCV's seek re-reads the stream
-and cost 0.40 s on a 10-second 1080p segment (2-second GOP), more than
-grabbing the 93 frames before the centre clip (about 0.2 s). The tests decode
-every frame of real ``.ts`` segments sequentially and check that the frames
-returned here are bit-identical to the ones at the intended indices.
+One reading strategy, exact by construction: **decode forward from the last IDR
+keyframe at or before the first needed frame**, ``grab()``-ing the frames it
+skips (decoded, never colour-converted) and ``retrieve()``-ing the ones it
+keeps, and stop after the last one needed.
+
+- Where reading begins. For MPEG-TS with H.264, :func:`ts_index` finds the IDR
+  keyframes in the packets; the file is cut at that keyframe's packet with the
+  PAT and PMT in front, and the cut is opened. An IDR needs nothing before it
+  to decode, so the cut's frames are exactly the full file's from that index on.
+  Without a known keyframe after frame 0 (another container, HEVC, or a clip
+  inside the first GOP), or if the cut cannot be opened, reading begins at
+  frame 0 of the whole file.
+- Never OpenCV's own seek (``CAP_PROP_POS_FRAMES``): it re-read the stream
+  (0.3-0.4 s on a 10-second 1080p segment) and returned the wrong frame when
+  asked for a keyframe's index.
+
+The tests decode every frame of real segments (640x272, 1280x720, 1920x1080,
+HEVC, with audio) sequentially and check that the frames returned here are
+bit-identical to the ones at the intended indices, on every branch above.
 """
 
 import os
@@ -19,10 +29,8 @@ from typing import Callable, Dict, Iterable, List, Optional, Tuple
 import cv2
 import numpy as np
 
+from contracts import mpegts
 from inference import errors
-
-#: Seek only past this many frames (10 s at 25 fps): walking is cheaper before that.
-SEEK_AFTER_FRAMES = 250
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,8 @@ class SegmentReader:
         with open(path, "rb") as handle:
             self.ts = ts_index(handle.read())
         self.capture = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
+        #: Whether ``capture`` still stands at frame 0 of the whole file (nothing grabbed yet).
+        self._at_start = True
         if not self.capture.isOpened():
             self.capture.release()
             raise errors.InferenceError(errors.NOT_A_VIDEO, "the object is not a video OpenCV can decode", 422)
@@ -74,33 +84,51 @@ class SegmentReader:
 
     def __exit__(self, *exc) -> None:
         self.capture.release()
+        self._remove_cut()
+
+    def _remove_cut(self) -> None:
         if self._cut_path:
             os.unlink(self._cut_path)
             self._cut_path = None
 
-    def _open_at_keyframe(self, frame: int):
-        """A capture whose first frame is ``frame``: the file cut at that IDR keyframe's packet.
+    def start_frame(self, first_wanted: int) -> int:
+        """The frame reading begins at: the last IDR keyframe at or before ``first_wanted``, else 0."""
+        keyframes = self.ts.keyframes if self.ts else []
+        return max((frame for frame, _ in keyframes if frame <= first_wanted), default=0)
 
-        Decoding from an IDR needs nothing before it, so the frames are exactly those of the
-        full file; OpenCV's own seek, by contrast, re-read the stream (0.3-0.4 s on a 1080p
-        segment) and returned the wrong frame when asked for a keyframe's index.
-        """
-        keyframe_packet = dict(self.ts.keyframes)[frame]
+    def _open_cut(self, frame: int):
+        """A capture of the file cut at IDR keyframe ``frame``'s packet, PAT and PMT in front."""
+        self._remove_cut()
         with open(self.path, "rb") as handle:
-            handle.seek(keyframe_packet * TS_PACKET)
+            handle.seek(dict(self.ts.keyframes)[frame] * mpegts.PACKET_SIZE)
             rest = handle.read()
         handle_fd, self._cut_path = tempfile.mkstemp(suffix=".ts", dir=os.path.dirname(self.path) or None)
         with os.fdopen(handle_fd, "wb") as cut:
             cut.write(self.ts.tables + rest)
         return cv2.VideoCapture(self._cut_path, cv2.CAP_FFMPEG)
 
-    def count_frames(self) -> int:
-        """Count by grabbing every frame (used when the container's count is wrong)."""
-        # From the start of the whole file: the current capture may be a cut at a keyframe.
+    def _capture_at(self, frame: int) -> Tuple[object, int]:
+        """A capture whose next frame is ``frame`` (or 0, see the module's docstring), and that index."""
+        if frame > 0:
+            cut = self._open_cut(frame)
+            if cut.isOpened():
+                self._replace_capture(cut, at_start=False)
+                return cut, frame
+            cut.release()
+        if not self._at_start:
+            self._replace_capture(cv2.VideoCapture(self.path, cv2.CAP_FFMPEG), at_start=True)
+        return self.capture, 0
+
+    def _replace_capture(self, capture, at_start: bool) -> None:
         self.capture.release()
-        self.capture = cv2.VideoCapture(self.path, cv2.CAP_FFMPEG)
+        self.capture, self._at_start = capture, at_start
+
+    def count_frames(self) -> int:
+        """Count by grabbing every frame of the whole file (used when the container's count is wrong)."""
+        capture, _ = self._capture_at(0)
+        self._at_start = False
         count = 0
-        while self.capture.grab():
+        while capture.grab():
             count += 1
         return count
 
@@ -109,41 +137,37 @@ class SegmentReader:
 
         Raises ``EOFError`` if the video ends before the last index.
         """
-        wanted_set = set(indices)
-        wanted = sorted(wanted_set)
+        wanted = sorted(set(indices))
         if not wanted:
             return {}
-        frames: Dict[int, np.ndarray] = {}
-        capture = self.capture
-        start = 0
-        keyframe = max((f for f, _ in (self.ts.keyframes if self.ts else []) if 0 < f <= wanted[0]), default=0)
-        if keyframe and self._cut_path is None:
-            capture.release()
-            capture = self.capture = self._open_at_keyframe(keyframe)
-            if capture.isOpened():
-                start = keyframe
-            else:
-                capture = self.capture = cv2.VideoCapture(self.path, cv2.CAP_FFMPEG)
-        elif wanted[0] > SEEK_AFTER_FRAMES:
-            capture.set(cv2.CAP_PROP_POS_FRAMES, wanted[0])
-            start = wanted[0]
-        if start != keyframe and int(capture.get(cv2.CAP_PROP_POS_FRAMES)) != start:
-            # Not where reading must begin: a failed seek (seen on MPEG-TS with an audio track:
-            # the position reads as garbage and the capture stops decoding) or a capture already
-            # read. Reopen and walk from frame 0.
-            capture.release()
-            capture = self.capture = cv2.VideoCapture(self.path, cv2.CAP_FFMPEG)
-            start = 0
-        for index in range(start, wanted[-1] + 1):
-            if not capture.grab():
-                raise EOFError("video ended at frame {} before frame {}".format(index, wanted[-1]))
-            if index not in wanted_set:
-                continue
+        capture, start = self._capture_at(self.start_frame(wanted[0]))
+        self._at_start = False
+        return walk(capture, start, wanted, on_frame)
+
+
+def walk(capture, start: int, wanted: List[int], on_frame: Optional[Callable[[np.ndarray], np.ndarray]] = None) -> Dict[int, np.ndarray]:
+    """Grab forward from frame ``start`` of ``capture`` to ``wanted[-1]``, retrieving the ``wanted`` (sorted) frames.
+
+    With ``on_frame`` every kept frame is retrieved into one reused full-size
+    buffer (no fresh allocation per frame) and only ``on_frame``'s result is kept.
+    """
+    wanted_set = set(wanted)
+    frames: Dict[int, np.ndarray] = {}
+    buffer = None
+    for index in range(start, wanted[-1] + 1):
+        if not capture.grab():
+            raise EOFError("video ended at frame {} before frame {}".format(index, wanted[-1]))
+        if index not in wanted_set:
+            continue
+        if on_frame is None:
             ok, frame = capture.retrieve()
-            if not ok:
-                raise EOFError("frame {} could not be decoded".format(index))
-            frames[index] = on_frame(frame) if on_frame else frame
-        return frames
+        else:
+            ok, buffer = capture.retrieve(buffer)
+            frame = buffer
+        if not ok:
+            raise EOFError("frame {} could not be decoded".format(index))
+        frames[index] = on_frame(frame) if on_frame else frame
+    return frames
 
 
 def decode_all(path: str) -> List[np.ndarray]:
@@ -166,15 +190,12 @@ def decode_all(path: str) -> List[np.ndarray]:
 # packet, so counting the video PID's payload-unit starts counts frames exactly,
 # without decoding anything.
 
-TS_PACKET = 188
 _VIDEO_STREAM_TYPES = {0x01, 0x02, 0x10, 0x1B, 0x24}  # MPEG-1/2, MPEG-4 part 2, H.264, HEVC
 
 
 def _section(packet: bytes) -> bytes:
-    """The PSI section carried by a packet that starts one (skips adaptation field and pointer)."""
-    offset = 4
-    if packet[3] & 0x20:  # adaptation field present
-        offset += 1 + packet[4]
+    """The PSI section carried by a packet that starts one (after the payload's pointer field)."""
+    offset = mpegts.payload_offset(packet)
     offset += 1 + packet[offset]  # pointer_field
     return packet[offset:]
 
@@ -192,14 +213,14 @@ class TsIndex:
 
 def ts_index(data: bytes) -> Optional[TsIndex]:
     """Index an MPEG-TS file's bytes, or ``None`` if they are not MPEG-TS with a video stream."""
-    usable = len(data) - len(data) % TS_PACKET
+    usable = len(data) - len(data) % mpegts.PACKET_SIZE
     if usable == 0:
         return None
-    packets = np.frombuffer(data[:usable], dtype=np.uint8).reshape(-1, TS_PACKET)
-    if not np.all(packets[:, 0] == 0x47):
+    packets = np.frombuffer(data[:usable], dtype=np.uint8).reshape(-1, mpegts.PACKET_SIZE)
+    if not np.all(packets[:, 0] == mpegts.SYNC_BYTE):
         return None
     pids = ((packets[:, 1].astype(np.int32) & 0x1F) << 8) | packets[:, 2]
-    starts = (packets[:, 1] & 0x40) != 0
+    starts = (packets[:, 1] & mpegts.PAYLOAD_UNIT_START) != 0
     pat_rows = np.nonzero((pids == 0) & starts)[0][:1]
     pmt_pids = {}
     for row in pat_rows:
@@ -222,8 +243,8 @@ def ts_index(data: bytes) -> Optional[TsIndex]:
                 if stream_type in _VIDEO_STREAM_TYPES:
                     frame_rows = np.nonzero((pids == video_pid) & starts)[0]
                     # random_access_indicator: adaptation field present, non-empty, flag 0x40.
-                    has_field = (packets[frame_rows, 3] & 0x20) != 0
-                    random_access = has_field & (packets[frame_rows, 4] > 0) & ((packets[frame_rows, 5] & 0x40) != 0)
+                    has_field = (packets[frame_rows, 3] & mpegts.ADAPTATION_FIELD_PRESENT) != 0
+                    random_access = has_field & (packets[frame_rows, 4] > 0) & ((packets[frame_rows, 5] & mpegts.RANDOM_ACCESS) != 0)
                     keyframes = []
                     if stream_type == 0x1B:  # H.264: only IDR pictures start a closed GOP
                         for n in np.nonzero(random_access)[0]:
@@ -239,7 +260,7 @@ def _starts_with_idr(packets: np.ndarray, pids: np.ndarray, pid: int, row: int, 
     """Whether the PES starting at packet ``row`` holds an H.264 IDR slice (NAL type 5)
     within its first ``look`` packets (SPS, PPS and SEI come first)."""
     rows = [r for r in range(row, min(row + 64, len(packets))) if pids[r] == pid][:look]
-    payload = b"".join(_payload(packets[r].tobytes()) for r in rows)
+    payload = b"".join(mpegts.payload(packets[r].tobytes()) for r in rows)
     position = payload.find(b"\x00\x00\x01")
     while position != -1 and position + 3 < len(payload):
         nal_type = payload[position + 3] & 0x1F
@@ -250,9 +271,3 @@ def _starts_with_idr(packets: np.ndarray, pids: np.ndarray, pid: int, row: int, 
         position = payload.find(b"\x00\x00\x01", position + 3)
     return False
 
-
-def _payload(packet: bytes) -> bytes:
-    offset = 4
-    if packet[3] & 0x20:
-        offset += 1 + packet[4]
-    return packet[offset:]

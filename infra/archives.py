@@ -26,6 +26,8 @@ def build_dir() -> str:
 MODEL_FILES = ("model-symbol.json", "model-0000.params", "classes.txt", "manifest.json")
 #: The module AWS's MXNet container loads (``SAGEMAKER_PROGRAM``), at the top of code/.
 ENTRY_MODULE = "sagemaker_entry.py"
+#: The shared contracts the endpoint imports (Python 3.8 code; the vermin test covers them).
+MODEL_CONTRACTS = ("__init__.py", "mpegts.py")
 FIXED_MTIME = 315532800  # 1980-01-01, the earliest time a zip can hold
 
 
@@ -57,6 +59,8 @@ def model_archive_entries(model_dir: str) -> list[tuple[str, str]]:
         entries.append((path, name))
     for path, relative in _package_files("inference"):
         entries.append((path, "code/" + relative))
+    for name in MODEL_CONTRACTS:
+        entries.append((os.path.join(ROOT, "contracts", name), "code/contracts/" + name))
     entries.append((os.path.join(ROOT, "inference", ENTRY_MODULE), "code/" + ENTRY_MODULE))
     entries.append((os.path.join(ROOT, "inference", "requirements.txt"), "code/requirements.txt"))
     return entries

@@ -6,14 +6,12 @@ import posixpath
 import re
 from dataclasses import dataclass
 
+from contracts import mpegts
 from contracts.segments import RejectionReason
 
-#: MPEG-TS packets are 188 bytes, each starting with the sync byte 0x47.
-TS_PACKET_SIZE = 188
-TS_SYNC_BYTE = 0x47
 #: Packets checked at the start of the object (a ranged GET of this many bytes).
 TS_PACKETS_CHECKED = 5
-TS_HEADER_BYTES = TS_PACKET_SIZE * TS_PACKETS_CHECKED
+TS_HEADER_BYTES = mpegts.PACKET_SIZE * TS_PACKETS_CHECKED
 
 _SEQUENCE = re.compile(r"(\d+)(?!.*\d)")
 
@@ -72,8 +70,8 @@ def check_size(size: int, max_bytes: int) -> None:
 def check_mpeg_ts(header: bytes) -> None:
     """The sync byte must open each of the first packets."""
     for packet in range(TS_PACKETS_CHECKED):
-        offset = packet * TS_PACKET_SIZE
-        if offset >= len(header) or header[offset] != TS_SYNC_BYTE:
+        offset = packet * mpegts.PACKET_SIZE
+        if offset >= len(header) or header[offset] != mpegts.SYNC_BYTE:
             raise SegmentRejected(
                 RejectionReason.NOT_MPEG_TS,
                 f"no MPEG-TS sync byte 0x47 at offset {offset} (packet {packet})",

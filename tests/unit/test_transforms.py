@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from inference.transforms import IMAGENET_MEAN, IMAGENET_STD, CenterCrop, Resize, i3d_eval_transform
+from inference.transforms import IMAGENET_MEAN, IMAGENET_STD, CenterCrop, Resize, i3d_eval_steps, i3d_eval_transform
 
 
 def test_equals_gluoncv_val_transform():
@@ -19,6 +19,15 @@ def test_equals_gluoncv_val_transform():
 
     assert ours.shape == (3, 32, 224, 224) and ours.dtype == np.float32
     assert np.max(np.abs(ours - theirs)) <= 1e-5
+
+
+def test_fused_input_step_is_bit_identical_to_the_small_steps():
+    rng = np.random.default_rng(11)
+    bgr = rng.integers(0, 256, size=(8, 256, 340, 3), dtype=np.uint8)
+    bgr[0, 100:116, 100:116, :] = np.arange(256, dtype=np.uint8).reshape(16, 16, 1)  # every byte value, inside the crop
+    fused, steps = i3d_eval_transform(224)(bgr), i3d_eval_steps(224)(bgr)
+    assert fused.shape == steps.shape == (3, 8, 224, 224) and fused.flags["C_CONTIGUOUS"]
+    assert np.array_equal(fused, steps)
 
 
 def test_center_crop_rounding_matches_odd_sizes():
