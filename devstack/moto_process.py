@@ -18,11 +18,17 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
+    import requests
+
     from devstack import bridges
+    from devstack.endpoints import ENDPOINTS
+    from devstack.lambda_workers import WORKERS
 
     bridges.install()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
+    # moto's public configuration API (not its config module): the interpreter on, Lambda without Docker.
+    requests.post(f"http://127.0.0.1:{port}/moto-api/config", json=bridges.MOTO_CONFIG, timeout=10).raise_for_status()
     print(f"moto ready on 127.0.0.1:{port}", flush=True)
     stopped = threading.Event()
 
@@ -32,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     stopped.wait()
-    bridges.ENDPOINTS.stop_all()
+    WORKERS.stop_all()
+    ENDPOINTS.stop_all()
     server.stop()
     return 0
 

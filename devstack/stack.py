@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,18 +19,13 @@ from typing import Any
 import boto3
 import requests
 
-from devstack.bridges import SETTINGS_ENV, STATE_DIR_ENV
+from devstack.bridges import MOTO_CONFIG, SETTINGS_ENV, STATE_DIR_ENV
+from devstack.ports import free_port
 from infra.settings import ROOT
 
 STATE_DIR = os.path.join(ROOT, ".devstack")
 STACK_FILE = "stack.json"
 REGION = "us-east-1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def aws_env(endpoint_url: str) -> dict[str, str]:
@@ -41,6 +35,28 @@ def aws_env(endpoint_url: str) -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": REGION,
     }
+
+
+def start_moto(state_dir: str, settings_file: str) -> tuple[subprocess.Popen, str]:
+    """moto's server with the bridges (``devstack.moto_process``) on a free port; returns it and its URL."""
+    port = free_port()
+    endpoint_url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, **aws_env(endpoint_url), SETTINGS_ENV: settings_file, STATE_DIR_ENV: state_dir}
+    env.pop("AWS_ENDPOINT_URL", None)  # moto itself must not point at itself for its own calls
+    env["PYTHONPATH"] = ROOT
+    server_log = open(os.path.join(state_dir, "moto.log"), "ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devstack.moto_process", str(port)], cwd=ROOT, env=env, stdout=server_log, stderr=subprocess.STDOUT
+    )
+
+    def configured() -> bool:  # the server answers once up; the bridges' moto config is set just after
+        if process.poll() is not None:
+            raise SystemExit(f"moto exited with status {process.returncode}; see {server_log.name}")
+        config = requests.get(endpoint_url + "/moto-api/config", timeout=1).json()
+        return config.get("lambda") == MOTO_CONFIG["lambda"]
+
+    _wait(configured, 30, "moto")
+    return process, endpoint_url
 
 
 @dataclass
@@ -70,16 +86,7 @@ class LocalStack:
         os.makedirs(self.state_dir, exist_ok=True)
         with open(self.settings_file, "w") as handle:
             json.dump({}, handle)
-        port = free_port()
-        endpoint_url = f"http://127.0.0.1:{port}"
-        env = {**os.environ, **aws_env(endpoint_url), SETTINGS_ENV: self.settings_file, STATE_DIR_ENV: self.state_dir}
-        env.pop("AWS_ENDPOINT_URL", None)  # moto itself must not point at itself for its own calls
-        env["PYTHONPATH"] = ROOT
-        server_log = open(os.path.join(self.state_dir, "moto.log"), "ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "devstack.moto_process", str(port)], cwd=ROOT, env=env, stdout=server_log, stderr=subprocess.STDOUT
-        )
-        _wait(lambda: requests.get(endpoint_url + "/moto-api/", timeout=1).status_code == 200, 30, "moto")
+        self.process, endpoint_url = start_moto(self.state_dir, self.settings_file)
         log(f"local AWS (moto {_moto_version()}) on {endpoint_url}")
         os.environ.update(aws_env(endpoint_url))
         from devstack.deploy import deploy, summary

@@ -1,10 +1,11 @@
-"""The bridges' own logic, without a server."""
+"""The bridges' own logic, without a server (tests/functional/test_bridges.py drives them in moto)."""
 
 import json
 
 import pytest
 
 from devstack import bridges
+from devstack.bridges import _support, bucket_policy, invoke_endpoint, rule_targets, sdk_integration
 
 
 def test_s3_event_reshaped_as_aws_sends_it():
@@ -12,7 +13,7 @@ def test_s3_event_reshaped_as_aws_sends_it():
         "version": "0", "id": "fixed", "detail-type": "Object Created", "source": "aws.s3", "time": 1790000000.5,
         "detail": {"bucket": {"name": "b"}, "object": {"key": "live/a b/seg_1.ts", "size": 1, "eTag": "abc", "version-id": "null"}},
     }
-    shaped = bridges.aws_shaped_s3_event(moto_event)
+    shaped = rule_targets.aws_shaped_s3_event(moto_event)
     assert shaped["time"] == "2026-09-21T14:13:20Z"
     assert shaped["detail"]["object"] == {"key": "live/a b/seg_1.ts", "size": 1, "etag": "abc"}
     assert shaped["id"] != "fixed"
@@ -25,7 +26,7 @@ def test_s3_event_reshaped_as_aws_sends_it():
      (400, 424, "ModelError"), (500, 424, "ModelError")],
 )
 def test_container_replies_map_to_sagemaker_runtime_errors(status, expected_status, code):
-    got_status, headers, body = bridges.map_container_reply(status, '{"error": "x"}', "ep")
+    got_status, headers, body = invoke_endpoint.map_container_reply(status, '{"error": "x"}', "ep")
     assert got_status == expected_status
     assert headers.get("x-amzn-ErrorType") == code
     assert headers["x-amzn-RequestId"]
@@ -37,9 +38,21 @@ def test_container_replies_map_to_sagemaker_runtime_errors(status, expected_stat
 
 def test_tls_only_deny_applies_only_to_plain_http():
     deny = {"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
-    assert bridges.statement_applies(deny, {"aws:SecureTransport": "true"}) is False
-    assert bridges.statement_applies(deny, {"aws:SecureTransport": "false"}) is True
-    assert bridges.statement_applies({"Effect": "Allow"}) is True
+    assert bucket_policy.statement_applies(deny, {"aws:SecureTransport": "true"}) is False
+    assert bucket_policy.statement_applies(deny, {"aws:SecureTransport": "false"}) is True
+    assert bucket_policy.statement_applies({"Effect": "Allow"}) is True
+    allow = {"Effect": "Allow", "Action": "s3:*", "Condition": {"Bool": {"aws:SecureTransport": "true"}}}
+    assert bucket_policy.applicable_policy({"Statement": [deny, allow]})["Statement"] == [
+        {"Effect": "Allow", "Action": "s3:*"}
+    ]
+
+
+def test_code_error_names_end_in_exception():
+    assert sdk_integration.code_error_name("SageMakerRuntime", "ThrottlingException") == (
+        "SageMakerRuntime.ThrottlingException"
+    )
+    assert sdk_integration.code_error_name("SageMakerRuntime", "ModelError") == "SageMakerRuntime.ModelErrorException"
+    assert sdk_integration.code_error_name("SageMakerRuntime", "") == "SageMakerRuntime.UnknownException"
 
 
 def test_settings_file_switches_error_naming(tmp_path, monkeypatch):
@@ -48,3 +61,23 @@ def test_settings_file_switches_error_naming(tmp_path, monkeypatch):
     assert bridges.bridge_settings()["sdk_error_naming"] == "sdk"
     path.write_text(json.dumps({"sdk_error_naming": "code"}))
     assert bridges.bridge_settings()["sdk_error_naming"] == "code"
+
+
+@pytest.mark.parametrize("bridge", bridges.BRIDGES, ids=lambda module: module.__name__.rsplit(".", 1)[-1])
+def test_each_bridge_refuses_an_untested_moto(bridge, monkeypatch):
+    monkeypatch.setattr(_support, "moto_version", lambda: "99.0.0")
+    with pytest.raises(bridges.UntestedMoto, match=rf"{bridge.__name__} .*moto 99\.0\.0 is installed"):
+        bridge.install()
+
+
+def test_installed_moto_is_one_every_bridge_was_checked_against():
+    for bridge in bridges.BRIDGES:
+        assert _support.moto_version() in bridge.TESTED_MOTO, bridge.__name__
+
+
+def test_arguments_are_found_by_name_whether_passed_by_position_or_keyword():
+    def original(self, function_name, qualifier=None):
+        return None
+
+    assert _support.argument(original, "qualifier", ("self", "fn", "q"), {}) == "q"
+    assert _support.argument(original, "qualifier", ("self",), {"function_name": "fn", "qualifier": "q"}) == "q"

@@ -1,0 +1,103 @@
+"""EventBridge -> Step Functions: rules start executions of their state-machine targets.
+
+The gap (moto 5.2.5): moto's rules deliver to SQS, logs and buses, but a Step
+Functions target raises ``NotImplementedError``, which S3 swallows (and which
+stops delivery to the rules after it). Here the rule's own pattern still
+decides; a matching event starts a uniquely named execution (as AWS's target
+does), and an event that cannot be delivered goes to the target's dead-letter
+queue, as on AWS. moto's S3 event also differs from AWS's in shape (epoch
+``time``, ``eTag``, a ``version-id`` of null): it is reshaped first. Other
+targets are delivered by moto's own code, on a copy of the rule that lists
+only them (the shared rule is never modified, so concurrent deliveries are safe).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import json
+import logging
+import uuid
+from typing import Any
+
+from devstack.bridges._support import argument, is_installed, mark, require_moto
+
+TESTED_MOTO = ("5.2.5",)
+LOG = logging.getLogger(__name__)
+
+
+def aws_shaped_s3_event(event: dict[str, Any]) -> dict[str, Any]:
+    """moto's S3 EventBridge event in the shape AWS sends it."""
+    shaped = json.loads(json.dumps(event))
+    if isinstance(shaped.get("time"), (int, float)):
+        shaped["time"] = datetime.datetime.fromtimestamp(shaped["time"], datetime.timezone.utc).strftime(
+            "%Y-%m-%dT%H:%M:%SZ"
+        )
+    shaped["id"] = str(uuid.uuid4())
+    obj = (shaped.get("detail") or {}).get("object")
+    if isinstance(obj, dict):
+        if "eTag" in obj:
+            obj["etag"] = obj.pop("eTag")
+        if obj.get("version-id") in (None, "null"):  # AWS omits it for unversioned buckets
+            obj.pop("version-id", None)
+    return shaped
+
+
+def is_state_machine(arn: str) -> bool:
+    return ":states:" in arn and ":stateMachine:" in arn
+
+
+def _start_execution(account: str, region: str, state_machine_arn: str, event: dict[str, Any]) -> str:
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    backend = stepfunctions_parser_backends[account][region]
+    execution = backend.start_execution(state_machine_arn, name=str(uuid.uuid4()), execution_input=json.dumps(event))
+    return execution.execution_arn
+
+
+def _dead_letter(account: str, region: str, rule_arn: str, target: dict[str, Any], event: dict[str, Any],
+                 error: Exception) -> None:
+    from moto.sqs.models import sqs_backends
+
+    queue_arn = (target.get("DeadLetterConfig") or {}).get("Arn")
+    if not queue_arn:
+        LOG.error("undeliverable event dropped (no dead-letter queue): %s", error)
+        return
+    sqs_backends[account][region].send_message(
+        queue_name=queue_arn.split(":")[-1],
+        message_body=json.dumps(event),
+        message_attributes={
+            "ERROR_CODE": {"DataType": "String", "StringValue": type(error).__name__},
+            "ERROR_MESSAGE": {"DataType": "String", "StringValue": str(error)[:256]},
+            "RULE_ARN": {"DataType": "String", "StringValue": rule_arn},
+            "TARGET_ARN": {"DataType": "String", "StringValue": target["Arn"]},
+        },
+    )
+
+
+def install() -> None:
+    require_moto(__name__, TESTED_MOTO)
+    from moto.events.models import Rule
+
+    original = Rule.send_to_targets
+    if is_installed(original):
+        return
+
+    def send_to_targets(self, *args, **kwargs):
+        original_event = argument(original, "original_event", (self, *args), kwargs)
+        workflow_targets = [t for t in self.targets if is_state_machine(t["Arn"])]
+        if workflow_targets and self.event_pattern.matches_event(original_event):
+            event = aws_shaped_s3_event(original_event) if original_event.get("source") == "aws.s3" else original_event
+            for target in workflow_targets:
+                try:
+                    arn = _start_execution(self.account_id, self.region_name, target["Arn"], event)
+                    LOG.info("rule %s started %s", self.name, arn)
+                except Exception as error:  # deliver failures to the target's DLQ, as AWS does
+                    _dead_letter(self.account_id, self.region_name, self.arn, target, event, error)
+        others = [t for t in self.targets if not is_state_machine(t["Arn"])]
+        if others:
+            view = copy.copy(self)  # the shared rule keeps its targets: other threads deliver through it too
+            view.targets = others
+            original(view, *args, **kwargs)
+
+    Rule.send_to_targets = mark(send_to_targets)

@@ -1,0 +1,11 @@
+"""Free local ports (never fixed ones: several stacks and test runs share the machine)."""
+
+from __future__ import annotations
+
+import socket
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -1,0 +1,279 @@
+"""Each bridge at work in moto's server (``devstack.moto_process``), without the Pulumi program."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+import time
+import uuid
+import zipfile
+
+import boto3
+import pytest
+import requests
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from devstack.bridges import MOTO_CONFIG
+from devstack.stack import REGION, start_moto
+
+pytestmark = pytest.mark.slow  # a moto server, a container stand-in and Lambda instances: about 20 s
+
+ROLE_POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"},
+                                                        "Action": "sts:AssumeRole"}]}
+#: The tests see every error the bridges produce (botocore would retry throttling away).
+NO_RETRIES = Config(retries={"total_max_attempts": 1})
+
+
+class Moto:
+    def __init__(self, endpoint_url: str, settings_file: str):
+        self.endpoint_url = endpoint_url
+        self.settings_file = settings_file
+        self.clients: dict[str, object] = {}
+
+    def __getattr__(self, service: str):
+        if service not in self.clients:
+            self.clients[service] = boto3.client(
+                service.replace("_", "-"), endpoint_url=self.endpoint_url, region_name=REGION,
+                aws_access_key_id="testing", aws_secret_access_key="testing", config=NO_RETRIES,
+            )
+        return self.clients[service]
+
+    def settings(self, **settings) -> None:
+        with open(self.settings_file, "w") as handle:
+            json.dump(settings, handle)
+
+    def role(self) -> str:
+        name = f"role-{uuid.uuid4().hex[:8]}"
+        return self.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(ROLE_POLICY))["Role"]["Arn"]
+
+    def finished(self, execution_arn: str, timeout_s: float = 30) -> dict:
+        deadline = time.time() + timeout_s
+        while time.time() < deadline:
+            described = self.stepfunctions.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING":
+                return described
+            time.sleep(0.2)
+        raise TimeoutError(execution_arn)
+
+    def run(self, definition: dict, execution_input: dict | None = None) -> dict:
+        machine = self.stepfunctions.create_state_machine(
+            name=f"sm-{uuid.uuid4().hex[:8]}", definition=json.dumps(definition), roleArn=self.role()
+        )["stateMachineArn"]
+        started = self.stepfunctions.start_execution(stateMachineArn=machine, input=json.dumps(execution_input or {}))
+        return self.finished(started["executionArn"])
+
+
+@pytest.fixture(scope="module")
+def moto(tmp_path_factory):
+    state = tmp_path_factory.mktemp("bridges")
+    settings_file = str(state / "bridges.json")
+    process, endpoint_url = start_moto(str(state), settings_file)
+    try:
+        yield Moto(endpoint_url, settings_file)
+    finally:
+        process.terminate()
+        process.wait(20)
+
+
+def test_interpreter_and_lambda_switched_on_through_the_public_config_api(moto):
+    config = requests.get(moto.endpoint_url + "/moto-api/config", timeout=5).json()
+    assert config["lambda"] == MOTO_CONFIG["lambda"]
+    # The interpreter runs the definition (without it, moto's executions never leave RUNNING).
+    assert moto.run({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"ran": True}, "End": True}}}) [
+        "output"] == json.dumps({"ran": True})
+
+
+def test_rule_starts_executions_and_still_delivers_to_its_other_targets(moto):
+    bucket, queue = f"b-{uuid.uuid4().hex[:8]}", f"q-{uuid.uuid4().hex[:8]}"
+    dead_letters = moto.sqs.create_queue(QueueName=queue + "-dlq")["QueueUrl"]
+    dlq_arn = moto.sqs.get_queue_attributes(QueueUrl=dead_letters, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_url = moto.sqs.create_queue(QueueName=queue)["QueueUrl"]
+    queue_arn = moto.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    machine = moto.stepfunctions.create_state_machine(
+        name=f"sm-{uuid.uuid4().hex[:8]}", roleArn=moto.role(),
+        definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
+    )["stateMachineArn"]
+    moto.s3.create_bucket(Bucket=bucket)
+    moto.s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
+    moto.events.put_rule(Name=bucket, EventPattern=json.dumps(
+        {"source": ["aws.s3"], "detail-type": ["Object Created"], "detail": {"bucket": {"name": [bucket]}}}))
+    moto.events.put_targets(Rule=bucket, Targets=[
+        {"Id": "workflow", "Arn": machine, "RoleArn": moto.role()},
+        {"Id": "missing", "Arn": machine + "-missing", "RoleArn": moto.role(), "DeadLetterConfig": {"Arn": dlq_arn}},
+        {"Id": "queue", "Arn": queue_arn},
+    ])
+    moto.s3.put_object(Bucket=bucket, Key="live/s/seg_1.ts", Body=b"x")
+
+    (execution,) = moto.stepfunctions.list_executions(stateMachineArn=machine)["executions"]
+    event = json.loads(moto.finished(execution["executionArn"])["input"])
+    assert event["detail"]["object"]["key"] == "live/s/seg_1.ts" and "etag" in event["detail"]["object"]
+    assert isinstance(event["time"], str)
+    (undeliverable,) = moto.sqs.receive_message(QueueUrl=dead_letters, MessageAttributeNames=["All"], WaitTimeSeconds=5)[
+        "Messages"]
+    assert undeliverable["MessageAttributes"]["TARGET_ARN"]["StringValue"] == machine + "-missing"
+    (delivered,) = moto.sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=5)["Messages"]
+    assert json.loads(delivered["Body"])["detail"]["object"]["key"] == "live/s/seg_1.ts"
+    assert moto.events.list_targets_by_rule(Rule=bucket)["Targets"][0]["Id"] == "workflow"  # the rule is unchanged
+
+
+FAKE_CONTAINER = '''
+import argparse, json
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.end_headers(); self.wfile.write(b"{}")
+
+    def do_POST(self):
+        request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        status = request.get("status", 200)
+        body = json.dumps({"echo": request}).encode()
+        self.send_response(status); self.send_header("Content-Length", str(len(body))); self.end_headers()
+        self.wfile.write(body)
+
+parser = argparse.ArgumentParser()
+for option in ("--model-dir", "--host", "--port"):
+    parser.add_argument(option)
+parser.add_argument("--allow-faults", action="store_true")
+arguments = parser.parse_args()
+ThreadingHTTPServer((arguments.host, int(arguments.port)), Handler).serve_forever()
+'''
+
+
+@pytest.fixture(scope="module")
+def endpoint(moto):
+    """An endpoint served by a stand-in container from its model archive."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, text in (("code/inference/__init__.py", ""), ("code/inference/server.py", FAKE_CONTAINER)):
+            info = tarfile.TarInfo(name)
+            info.size = len(text.encode())
+            archive.addfile(info, io.BytesIO(text.encode()))
+    bucket, name = f"models-{uuid.uuid4().hex[:8]}", f"ep-{uuid.uuid4().hex[:8]}"
+    moto.s3.create_bucket(Bucket=bucket)
+    moto.s3.put_object(Bucket=bucket, Key="model.tar.gz", Body=buffer.getvalue())
+    moto.sagemaker.create_model(ModelName=name, ExecutionRoleArn=moto.role(), PrimaryContainer={
+        "Image": "local", "ModelDataUrl": f"s3://{bucket}/model.tar.gz"})
+    moto.sagemaker.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[
+        {"VariantName": "v", "ModelName": name, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
+    moto.sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    moto.sagemaker.get_waiter("endpoint_in_service").wait(EndpointName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    return name
+
+
+def test_invoke_endpoint_is_answered_by_the_local_container(moto, endpoint):
+    reply = moto.sagemaker_runtime.invoke_endpoint(EndpointName=endpoint, Body=json.dumps({"n": 1}),
+                                                   ContentType="application/json")
+    assert json.loads(reply["Body"].read()) == {"echo": {"n": 1}}
+    with pytest.raises(ClientError) as throttled:
+        moto.sagemaker_runtime.invoke_endpoint(EndpointName=endpoint, Body=json.dumps({"status": 429}),
+                                               ContentType="application/json")
+    assert throttled.value.response["Error"]["Code"] == "ThrottlingException"
+    with pytest.raises(ClientError) as missing:
+        moto.sagemaker_runtime.invoke_endpoint(EndpointName="nowhere", Body="{}", ContentType="application/json")
+    assert missing.value.response["Error"]["Code"] == "ValidationError"
+
+
+def _invoke_task(endpoint: str, body: str = "$") -> dict:
+    return {"StartAt": "Invoke", "States": {"Invoke": {
+        "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sagemakerruntime:invokeEndpoint",
+        "Parameters": {"EndpointName": endpoint, "ContentType": "application/json", "Body.$": body},
+        "ResultSelector": {"reply.$": "States.StringToJson($.Body)"}, "End": True}}}
+
+
+def test_interpreter_calls_sagemakerruntime_and_reads_its_body(moto, endpoint):
+    done = moto.run(_invoke_task(endpoint, "States.JsonToString($)"), {"n": 2})
+    assert done["status"] == "SUCCEEDED", done
+    assert json.loads(done["output"]) == {"reply": {"echo": {"n": 2}}}
+
+
+@pytest.mark.parametrize("naming,error", [("sdk", "SageMakerRuntime.SageMakerRuntimeException"),
+                                          ("code", "SageMakerRuntime.ThrottlingException")])
+def test_interpreter_names_sdk_errors_as_step_functions_does(moto, endpoint, naming, error):
+    moto.settings(sdk_error_naming=naming)
+    try:
+        done = moto.run(_invoke_task(endpoint, "States.JsonToString($)"), {"status": 429})
+    finally:
+        moto.settings()
+    assert (done["status"], done.get("error")) == ("FAILED", error)
+
+
+def _function_zip(version: str) -> bytes:
+    source = (f"import os\nVERSION = {version!r}\n"
+              "def handler(event, context):\n"
+              "    if event.get('fail'):\n        raise ValueError('asked to fail')\n"
+              "    return {'version': VERSION, 'color': os.environ.get('COLOR'), 'pid': os.getpid(),\n"
+              "            'request': context.aws_request_id}\n")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("fn.py", source)
+    return buffer.getvalue()
+
+
+def _invoke(moto, name: str, event: dict) -> tuple[dict, str | None]:
+    reply = moto.awslambda.invoke(FunctionName=name, Payload=json.dumps(event))
+    return json.loads(reply["Payload"].read()), reply.get("FunctionError")
+
+
+@pytest.fixture
+def functions(moto):
+    moto.clients["awslambda"] = boto3.client("lambda", endpoint_url=moto.endpoint_url, region_name=REGION,
+                                             aws_access_key_id="testing", aws_secret_access_key="testing",
+                                             config=NO_RETRIES)
+    names = [f"fn-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    for name, environment in zip(names, ({"COLOR": "blue"}, {})):
+        moto.awslambda.create_function(FunctionName=name, Runtime="python3.11", Role=moto.role(), Handler="fn.handler",
+                                       Code={"ZipFile": _function_zip("v1")}, Environment={"Variables": environment})
+    return names
+
+
+def test_lambda_runs_each_code_version_with_its_own_environment(moto, functions):
+    first, second = functions
+    reply, error = _invoke(moto, first, {})
+    assert error is None and (reply["version"], reply["color"]) == ("v1", "blue")
+    assert reply["pid"] != os.getpid()
+    assert _invoke(moto, second, {})[0]["color"] is None  # the first function's environment stays its own
+    moto.awslambda.update_function_code(FunctionName=first, ZipFile=_function_zip("v2"))
+    assert _invoke(moto, first, {})[0]["version"] == "v2"  # no module cached across code versions
+
+
+def test_lambda_function_errors_are_reported_as_lambda_reports_them(moto, functions):
+    reply, error = _invoke(moto, functions[0], {"fail": True})
+    assert error == "Unhandled"
+    assert (reply["errorType"], reply["errorMessage"]) == ("ValueError", "asked to fail")
+
+
+def test_tls_only_bucket_policy_lets_local_requests_through(moto):
+    bucket = f"tls-{uuid.uuid4().hex[:8]}"
+    moto.s3.create_bucket(Bucket=bucket)
+    moto.s3.put_object(Bucket=bucket, Key="k", Body=b"v")
+
+    def policy(secure: str) -> str:
+        return json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": f"arn:aws:s3:::{bucket}/*",
+            "Condition": {"Bool": {"aws:SecureTransport": secure}}}]})
+
+    moto.s3.put_bucket_policy(Bucket=bucket, Policy=policy("false"))
+    assert moto.s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v"
+    moto.s3.put_bucket_policy(Bucket=bucket, Policy=policy("true"))  # a Deny whose condition holds still denies
+    with pytest.raises(ClientError):
+        moto.s3.get_object(Bucket=bucket, Key="k")
+
+
+def test_dynamodb_switch_throttles_exactly_the_next_n_puts(moto):
+    table = f"t-{uuid.uuid4().hex[:8]}"
+    moto.dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                               KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+                               AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}])
+    moto.settings(dynamodb_put_throttle={"id": uuid.uuid4().hex, "count": 1})
+    try:
+        with pytest.raises(ClientError) as throttled:
+            moto.dynamodb.put_item(TableName=table, Item={"k": {"S": "a"}})
+        moto.dynamodb.put_item(TableName=table, Item={"k": {"S": "a"}})
+    finally:
+        moto.settings()
+    assert throttled.value.response["Error"]["Code"] == "ProvisionedThroughputExceededException"
+    assert moto.dynamodb.get_item(TableName=table, Key={"k": {"S": "a"}})["Item"] == {"k": {"S": "a"}}
