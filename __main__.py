@@ -24,6 +24,8 @@ settings = Settings.from_config(pulumi.Config())
 project, stack = pulumi.get_project(), pulumi.get_stack()
 region = pulumi.Config("aws").require("region")
 account_id = aws.get_caller_identity().account_id
+# ARNs and the ECR host follow the partition (aws, aws-cn, aws-us-gov, ...), never a literal "arn:aws:".
+partition = aws.get_partition()
 
 
 def name(role: str, kind: str = "default") -> str:
@@ -64,7 +66,7 @@ model_endpoint = ModelEndpoint(
         artifacts_bucket=storage.artifacts_bucket,
         livestream_bucket=storage.livestream_bucket,
         stream_prefix=settings.stream_prefix,
-        image_uri=settings.inference_image or default_inference_image(region),
+        image_uri=settings.inference_image or default_inference_image(region, partition.dns_suffix),
         instance_type=settings.endpoint_instance_type,
         initial_instance_count=settings.endpoint_initial_count,
         min_capacity=settings.autoscaling_min_capacity,
@@ -72,6 +74,7 @@ model_endpoint = ModelEndpoint(
         target_invocations_per_instance=settings.autoscaling_target_invocations,
         account_id=account_id,
         region=region,
+        partition=partition.partition,
         log_retention_days=settings.log_retention_days,
         environment={
             "ALLOWED_BUCKETS": name(f"livestream-{account_id}-{region}", "s3_bucket"),
@@ -83,7 +86,13 @@ model_endpoint = ModelEndpoint(
 
 alerts = None
 if settings.watch_activities:
-    alerts = Alerts("alerts", AlertsArgs(bus_name=name("alerts"), email=settings.alert_email))
+    alerts = Alerts(
+        "alerts",
+        AlertsArgs(
+            bus_name=name("alerts"), region=region, account_id=account_id, partition=partition.partition,
+            email=settings.alert_email,
+        ),
+    )
 
 tuning = WorkflowTuning(
     endpoint_timeout_seconds=settings.endpoint_timeout_seconds,
@@ -106,6 +115,7 @@ workflow = Workflow(
         events_dlq=results.events_dlq,
         account_id=account_id,
         region=region,
+        partition=partition.partition,
         lambda_runtime=settings.lambda_runtime,
         powertools_layer_arn=settings.powertools_layer_arn,
         log_retention_days=settings.log_retention_days,
@@ -131,6 +141,9 @@ observability = Observability(
         endpoint_name=model_endpoint.endpoint.name,
         workflow_dlq_name=results.workflow_dlq.name,
         events_dlq_name=results.events_dlq.name,
+        variant_name=model_endpoint.variant_name,
+        account_id=account_id,
+        partition=partition.partition,
         alarm_email=settings.alert_email,
     ),
 )
@@ -152,6 +165,7 @@ if settings.live_source_enabled:
             segment_seconds=settings.segment_seconds,
             account_id=account_id,
             region=region,
+            partition=partition.partition,
         ),
     )
 

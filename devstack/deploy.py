@@ -124,6 +124,14 @@ class MotoMocks(pulumi.runtime.Mocks):
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             identity = self.client("sts").get_caller_identity()
             return {"accountId": identity["Account"], "arn": identity["Arn"], "userId": identity["UserId"], "id": identity["Account"]}
+        if args.token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "reverseDnsPrefix": "com.amazonaws", "id": "aws"}
+        if args.token == "aws:ssm/getParameter:getParameter":
+            # Powertools' public layer parameter: moto has no public parameters, and the layer is not
+            # attached here (the local Python environment provides Powertools).
+            name = args.args["name"]
+            value = f"arn:aws:lambda:{self.region}:017000801446:layer:not-attached-locally:0"
+            return {"name": name, "value": value, "insecureValue": value, "type": "String", "id": name}
         raise NotImplementedError(f"the local stack has no answer for the call {args.token}")
 
     # --- handlers: (logical name, camelCase inputs) -> (physical id, outputs) ---------------------

@@ -10,12 +10,16 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import policies
+from infra.topics import encrypted_topic
 from state_machine.definition import ALERT_DETAIL_TYPE, ALERT_SOURCE
 
 
 @dataclass
 class AlertsArgs:
     bus_name: str
+    region: str
+    account_id: pulumi.Input[str]
+    partition: pulumi.Input[str]
     email: str = ""
 
 
@@ -26,10 +30,18 @@ class Alerts(pulumi.ComponentResource):
         self.bus = aws.cloudwatch.EventBus(f"{name}-bus", name=args.bus_name, opts=child)
         self.topic = None
         if args.email:
-            self.topic = aws.sns.Topic(f"{name}-topic", kms_master_key_id="alias/aws/sns", opts=child)
+            # The rule is named, so the key's grant to EventBridge can name the rule's ARN up front.
+            rule_name = f"{args.bus_name}-detected"
+            rule_arn = pulumi.Output.concat(
+                "arn:", args.partition, ":events:", args.region, ":", args.account_id, ":rule/", args.bus_name, "/", rule_name
+            )
+            self.topic_key, self.topic = encrypted_topic(
+                f"{name}-topic", self, args.account_id, args.partition, "events.amazonaws.com", rule_arn
+            )
             aws.sns.TopicSubscription(f"{name}-email", topic=self.topic.arn, protocol="email", endpoint=args.email, opts=child)
             rule = aws.cloudwatch.EventRule(
                 f"{name}-detected",
+                name=rule_name,
                 event_bus_name=self.bus.name,
                 event_pattern=json.dumps({"source": [ALERT_SOURCE], "detail-type": [ALERT_DETAIL_TYPE]}),
                 opts=child,

@@ -28,6 +28,7 @@ class LiveSourceArgs:
     segment_seconds: int
     account_id: pulumi.Input[str]
     region: str
+    partition: pulumi.Input[str]
 
 
 def hls_destination_url(bucket: str, stream_prefix: str, stream_id: str) -> str:
@@ -51,16 +52,21 @@ class LiveSource(pulumi.ComponentResource):
             args.livestream_bucket.arn, "/", args.stream_prefix.strip("/"), "/", args.stream_id, "/*"
         )
         media_live_logs = pulumi.Output.concat(
-            "arn:aws:logs:", args.region, ":", args.account_id, ":log-group:ElementalMediaLive:*"
+            "arn:", args.partition, ":logs:", args.region, ":", args.account_id, ":log-group:ElementalMediaLive:*"
         )
-        self.role, _ = policies.service_role(
+        # S3 actions as MediaLive's trusted-entity requirements list them (see infra.policies.MEDIALIVE_S3_*).
+        self.role, self.role_policy = policies.service_role(
             f"{name}-role", args.role_name, "medialive.amazonaws.com", args.account_id, self,
             policies.document(
                 policies.statement(
-                    "ReadSourceVideo", ["s3:GetObject"], [pulumi.Output.concat(args.artifacts_bucket.arn, "/videos/*")]
+                    "ReadSourceVideo", policies.MEDIALIVE_S3_READ, [pulumi.Output.concat(args.artifacts_bucket.arn, "/videos/*")]
                 ),
+                policies.list_under_prefix("ListSourceVideos", args.artifacts_bucket.arn, "videos"),
                 # Writes segments and the playlist, and deletes segments past KEEP_SEGMENTS.
-                policies.statement("WriteSegments", ["s3:PutObject", "s3:DeleteObject"], [stream_objects]),
+                policies.statement("WriteSegments", policies.MEDIALIVE_S3_WRITE, [stream_objects]),
+                policies.list_under_prefix(
+                    "ListSegments", args.livestream_bucket.arn, f"{args.stream_prefix.strip('/')}/{args.stream_id}"
+                ),
                 policies.statement(
                     "WriteChannelLogs",
                     ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
@@ -74,7 +80,7 @@ class LiveSource(pulumi.ComponentResource):
             type="MP4_FILE",
             sources=[{"url": pulumi.Output.concat("s3ssl://", self.video.bucket, "/", self.video.key)}],
             role_arn=self.role.arn,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role_policy]),
         )
         self.channel = aws.medialive.Channel(
             f"{name}-channel",
@@ -138,7 +144,9 @@ class LiveSource(pulumi.ComponentResource):
                                 "ts_file_mode": "SEGMENTED_FILES",
                                 "mode": "LIVE",
                                 "manifest_duration_format": "INTEGER",
-                                "hls_cdn_settings": [{"hls_s3_settings": {"canned_acl": "NONE"}}],
+                                # No hls_cdn_settings/canned_acl: MediaLive's S3CannedAcl enum has no
+                                # "NONE"; sending no ACL is leaving the field out (the buckets enforce
+                                # bucket-owner ownership, which refuses ACLs anyway).
                             }
                         },
                         "outputs": [
@@ -158,6 +166,6 @@ class LiveSource(pulumi.ComponentResource):
             },
             # Created stopped: starting it is a deliberate (billed) act.
             start_channel=False,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role_policy]),
         )
         self.register_outputs({"channel_id": self.channel.channel_id})

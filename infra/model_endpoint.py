@@ -4,10 +4,26 @@ The Model and EndpointConfiguration are auto-named by Pulumi. Changing the
 model (a new ``model.tar.gz``) replaces both; Pulumi creates the replacements
 first, then updates the endpoint to the new configuration (SageMaker switches
 traffic without downtime), then deletes the old ones.
+
+The archive's key is content-addressed (``model/<sha256>/model.tar.gz``): each
+Model points at its own bytes, so an older Model, and SageMaker's rollback of a
+failed endpoint update, never load a newer archive.
+
+Changing the instance type of an autoscaled endpoint: SageMaker refuses an
+UpdateEndpoint that changes the instance type of a variant registered as a
+scalable target ("Update endpoints that use auto scaling", SageMaker developer
+guide). The variant's name therefore follows the instance type
+(:func:`variant_name`): a new type is a new variant in the new configuration,
+the update replaces the registered variant instead of changing its type, and the
+scalable target, whose resource id names the variant, is replaced: registered
+for the new variant after the endpoint update, the old registration deleted
+after that. Model-only changes keep the variant and its registration.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass, field
 
 import pulumi
@@ -15,28 +31,73 @@ import pulumi_aws as aws
 
 from infra import policies
 
-#: AWS Deep Learning Containers registry account per region; all others use 763104351884.
+#: AWS Deep Learning Containers registry account for the MXNet images, per region: every region
+#: AWS lists for them, as published in the registries of the SageMaker Python SDK's
+#: ``src/sagemaker/image_uri_config/mxnet.json`` (the table behind ``sagemaker.image_uris.retrieve``;
+#: AWS's own per-region "Docker Registry Paths" pages now point to the DLC "available images" list).
 DLC_ACCOUNTS = {
     "af-south-1": "626614931356",
     "ap-east-1": "871362719292",
+    "ap-northeast-1": "763104351884",
+    "ap-northeast-2": "763104351884",
+    "ap-northeast-3": "364406365360",
+    "ap-south-1": "763104351884",
     "ap-south-2": "772153158452",
+    "ap-southeast-1": "763104351884",
+    "ap-southeast-2": "763104351884",
     "ap-southeast-3": "907027046896",
     "ap-southeast-4": "457447274322",
+    "ca-central-1": "763104351884",
+    "ca-west-1": "204538143572",
+    "cn-north-1": "727897471807",
+    "cn-northwest-1": "727897471807",
+    "eu-central-1": "763104351884",
     "eu-central-2": "380420809688",
+    "eu-north-1": "763104351884",
     "eu-south-1": "692866216735",
     "eu-south-2": "503227376785",
-    "me-south-1": "217643126080",
-    "me-central-1": "914824155844",
+    "eu-west-1": "763104351884",
+    "eu-west-2": "763104351884",
+    "eu-west-3": "763104351884",
     "il-central-1": "780543022126",
+    "me-central-1": "914824155844",
+    "me-south-1": "217643126080",
+    "sa-east-1": "763104351884",
+    "us-east-1": "763104351884",
+    "us-east-2": "763104351884",
+    "us-gov-east-1": "446045086412",
+    "us-gov-west-1": "442386744353",
+    "us-iso-east-1": "886529160074",
+    "us-isob-east-1": "094389454867",
+    "us-west-1": "763104351884",
+    "us-west-2": "763104351884",
 }
 MXNET_INFERENCE_TAG = "mxnet-inference:1.9.0-cpu-py38"
-VARIANT = "AllTraffic"
+VARIANT_PREFIX = "AllTraffic"
 
 
-def default_inference_image(region: str) -> str:
-    """AWS's MXNet 1.9 CPU inference image (Python 3.8) for ``region``."""
-    account = DLC_ACCOUNTS.get(region, "763104351884")
-    return f"{account}.dkr.ecr.{region}.amazonaws.com/{MXNET_INFERENCE_TAG}"
+def default_inference_image(region: str, dns_suffix: str = "amazonaws.com") -> str:
+    """AWS's MXNet 1.9 CPU inference image (Python 3.8) for ``region``; ``dns_suffix`` is the partition's."""
+    if region not in DLC_ACCOUNTS:
+        raise ValueError(
+            f"no AWS Deep Learning Container registry is known for region {region!r} "
+            f"(known: {', '.join(sorted(DLC_ACCOUNTS))}); set the stack config inferenceImage to an image URI"
+        )
+    return f"{DLC_ACCOUNTS[region]}.dkr.ecr.{region}.{dns_suffix}/{MXNET_INFERENCE_TAG}"
+
+
+def variant_name(instance_type: str) -> str:
+    """The production variant's name, which follows the instance type (see the module docstring)."""
+    return f"{VARIANT_PREFIX}-" + re.sub(r"[^A-Za-z0-9]+", "-", instance_type).strip("-")
+
+
+def archive_key(path: str) -> str:
+    """Content-addressed S3 key of a model archive: ``model/<sha256>/model.tar.gz``."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return f"model/{digest.hexdigest()}/model.tar.gz"
 
 
 @dataclass
@@ -55,6 +116,7 @@ class ModelEndpointArgs:
     target_invocations_per_instance: int
     account_id: pulumi.Input[str]
     region: str
+    partition: pulumi.Input[str]
     log_retention_days: int
     environment: dict[str, str] = field(default_factory=dict)
 
@@ -66,14 +128,14 @@ class ModelEndpoint(pulumi.ComponentResource):
         self.model_archive = aws.s3.BucketObjectv2(
             f"{name}-model-archive",
             bucket=args.artifacts_bucket.id,
-            key="model/model.tar.gz",
+            key=archive_key(args.model_archive_path),
             source=pulumi.FileAsset(args.model_archive_path),
             opts=child,
         )
         repository = args.image_uri.split("/", 1)[1].split(":")[0] if "/" in args.image_uri else args.image_uri
         registry_account = args.image_uri.split(".", 1)[0]
         log_group_arn = pulumi.Output.concat(
-            "arn:aws:logs:", args.region, ":", args.account_id, ":log-group:/aws/sagemaker/Endpoints/", args.endpoint_name
+            "arn:", args.partition, ":logs:", args.region, ":", args.account_id, ":log-group:/aws/sagemaker/Endpoints/", args.endpoint_name
         )
         self.log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
@@ -81,7 +143,7 @@ class ModelEndpoint(pulumi.ComponentResource):
             retention_in_days=args.log_retention_days,
             opts=child,
         )
-        self.role, _ = policies.service_role(
+        self.role, self.role_policy = policies.service_role(
             f"{name}-role", args.role_name, "sagemaker.amazonaws.com", args.account_id, self,
             policies.document(
                 policies.statement(
@@ -92,11 +154,13 @@ class ModelEndpoint(pulumi.ComponentResource):
                     ["s3:GetObject"],
                     [pulumi.Output.concat(args.livestream_bucket.arn, "/", args.stream_prefix.strip("/"), "/*")],
                 ),
+                # A missing segment must be a 404 (object_not_found), not a 403.
+                policies.list_under_prefix("ListSegments", args.livestream_bucket.arn, args.stream_prefix),
                 policies.statement("PullImageToken", ["ecr:GetAuthorizationToken"], ["*"]),
                 policies.statement(
                     "PullImage",
                     ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                    [f"arn:aws:ecr:{args.region}:{registry_account}:repository/{repository}"],
+                    [pulumi.Output.concat("arn:", args.partition, ":ecr:", args.region, ":", registry_account, ":repository/", repository)],
                 ),
                 policies.statement(
                     "WriteLogs",
@@ -116,23 +180,23 @@ class ModelEndpoint(pulumi.ComponentResource):
             execution_role_arn=self.role.arn,
             primary_container={
                 "image": args.image_uri,
+                # A new archive has a new key -> a new Model (auto-named), so the endpoint rolls over.
                 "model_data_url": pulumi.Output.concat("s3://", self.model_archive.bucket, "/", self.model_archive.key),
-                # A new archive version -> a new Model (auto-named), so the endpoint rolls over.
                 "environment": {
                     "SAGEMAKER_PROGRAM": "sagemaker_entry.py",
                     "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
                     "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
-                    "MODEL_ARCHIVE_ETAG": self.model_archive.etag,
                     **args.environment,
                 },
             },
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role_policy]),
         )
+        self.variant_name = variant_name(args.instance_type)
         self.endpoint_configuration = aws.sagemaker.EndpointConfiguration(
             f"{name}-config",
             production_variants=[
                 {
-                    "variant_name": VARIANT,
+                    "variant_name": self.variant_name,
                     "model_name": self.model.name,
                     "instance_type": args.instance_type,
                     "initial_instance_count": args.initial_instance_count,
@@ -144,9 +208,9 @@ class ModelEndpoint(pulumi.ComponentResource):
             f"{name}-endpoint",
             name=args.endpoint_name,
             endpoint_config_name=self.endpoint_configuration.name,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.log_group]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.log_group, self.role_policy]),
         )
-        resource_id = pulumi.Output.concat("endpoint/", self.endpoint.name, "/variant/", VARIANT)
+        resource_id = pulumi.Output.concat("endpoint/", self.endpoint.name, "/variant/", self.variant_name)
         self.scaling_target = aws.appautoscaling.Target(
             f"{name}-scaling-target",
             service_namespace="sagemaker",
@@ -170,4 +234,6 @@ class ModelEndpoint(pulumi.ComponentResource):
             },
             opts=child,
         )
-        self.register_outputs({"endpoint_name": self.endpoint.name, "model_name": self.model.name})
+        self.register_outputs(
+            {"endpoint_name": self.endpoint.name, "model_name": self.model.name, "variant_name": self.variant_name}
+        )

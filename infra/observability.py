@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.model_endpoint import VARIANT
+from infra.topics import encrypted_topic
 
 
 @dataclass
@@ -19,6 +19,9 @@ class ObservabilityArgs:
     endpoint_name: pulumi.Output[str]
     workflow_dlq_name: pulumi.Output[str]
     events_dlq_name: pulumi.Output[str]
+    variant_name: pulumi.Input[str]
+    account_id: pulumi.Input[str]
+    partition: pulumi.Input[str]
     alarm_email: str = ""
     model_latency_threshold_ms: int = 5000
 
@@ -30,7 +33,13 @@ class Observability(pulumi.ComponentResource):
         self.topic = None
         actions: list = []
         if args.alarm_email:
-            self.topic = aws.sns.Topic(f"{name}-alarms", kms_master_key_id="alias/aws/sns", opts=child)
+            # CloudWatch publishes alarm notifications: its key grant covers this account's alarms only.
+            alarm_arns = pulumi.Output.concat(
+                "arn:", args.partition, ":cloudwatch:", args.region, ":", args.account_id, ":alarm:*"
+            )
+            self.topic_key, self.topic = encrypted_topic(
+                f"{name}-alarms", self, args.account_id, args.partition, "cloudwatch.amazonaws.com", alarm_arns
+            )
             aws.sns.TopicSubscription(
                 f"{name}-alarms-email", topic=self.topic.arn, protocol="email", endpoint=args.alarm_email, opts=child
             )
@@ -90,7 +99,7 @@ class Observability(pulumi.ComponentResource):
                 "The endpoint answered 5xx.",
                 namespace="AWS/SageMaker",
                 metric_name="Invocation5XXErrors",
-                dimensions={"EndpointName": args.endpoint_name, "VariantName": VARIANT},
+                dimensions={"EndpointName": args.endpoint_name, "VariantName": args.variant_name},
                 statistic="Sum",
             ),
             alarm(
@@ -98,7 +107,7 @@ class Observability(pulumi.ComponentResource):
                 "p90 model latency is high: a segment takes too long to score.",
                 namespace="AWS/SageMaker",
                 metric_name="ModelLatency",
-                dimensions={"EndpointName": args.endpoint_name, "VariantName": VARIANT},
+                dimensions={"EndpointName": args.endpoint_name, "VariantName": args.variant_name},
                 extended_statistic="p90",
                 # ModelLatency is reported in microseconds.
                 threshold=args.model_latency_threshold_ms * 1000,
@@ -108,14 +117,16 @@ class Observability(pulumi.ComponentResource):
             f"{name}-dashboard",
             dashboard_name=args.dashboard_name,
             dashboard_body=pulumi.Output.all(
-                args.state_machine_arn, args.endpoint_name, args.workflow_dlq_name, args.events_dlq_name
+                args.state_machine_arn, args.endpoint_name, args.workflow_dlq_name, args.events_dlq_name, args.variant_name
             ).apply(lambda values: json.dumps(dashboard_body(args.region, *values))),
             opts=child,
         )
         self.register_outputs({"dashboard_name": self.dashboard.dashboard_name})
 
 
-def dashboard_body(region: str, state_machine_arn: str, endpoint_name: str, workflow_dlq: str, events_dlq: str) -> dict:
+def dashboard_body(
+    region: str, state_machine_arn: str, endpoint_name: str, workflow_dlq: str, events_dlq: str, variant: str
+) -> dict:
     def widget(title: str, metrics: list, x: int, y: int, stat: str = "Sum") -> dict:
         return {
             "type": "metric",
@@ -136,13 +147,13 @@ def dashboard_body(region: str, state_machine_arn: str, endpoint_name: str, work
             ),
             widget(
                 "Endpoint invocations and errors",
-                [["AWS/SageMaker", m, "EndpointName", endpoint_name, "VariantName", VARIANT] for m in
+                [["AWS/SageMaker", m, "EndpointName", endpoint_name, "VariantName", variant] for m in
                  ("Invocations", "Invocation4XXErrors", "Invocation5XXErrors")],
                 12, 0,
             ),
             widget(
                 "Model latency (microseconds)",
-                [["AWS/SageMaker", "ModelLatency", "EndpointName", endpoint_name, "VariantName", VARIANT]],
+                [["AWS/SageMaker", "ModelLatency", "EndpointName", endpoint_name, "VariantName", variant]],
                 0, 6, stat="p90",
             ),
             widget(

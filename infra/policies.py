@@ -59,16 +59,81 @@ def document(*statements: dict) -> dict:
     return {"Version": "2012-10-17", "Statement": list(statements)}
 
 
+#: Services whose documented trust policy carries no ``aws:SourceAccount`` condition.
+#:
+#: MediaLive: its user guide's trusted-entity pages give the role's trust policy as
+#: ``{"Principal": {"Service": "medialive.amazonaws.com"}, "Action": "sts:AssumeRole"}``
+#: with no condition, and nowhere say that MediaLive sends ``aws:SourceAccount`` when it
+#: assumes the role (https://docs.aws.amazon.com/medialive/latest/ug/about-trusted-entity.html,
+#: "Create the trust entity - complex option"). A condition the service does not send
+#: would make the channel fail to start, so the documented policy is used as is.
+UNCONDITIONED_TRUST: dict[str, str] = {
+    "medialive.amazonaws.com": "MediaLive documents its trust policy without aws:SourceAccount",
+}
+
+#: What MediaLive's role needs to read an MP4 input from S3 and write an HLS output group to S3,
+#: from "Reference: summary of requirements for the MediaLive trusted entity"
+#: (https://docs.aws.amazon.com/medialive/latest/ug/trusted-entity-requirements.html), Amazon S3 row:
+#: read access ``s3:ListBucket`` + ``s3:GetObject``; write access ``s3:ListBucket`` +
+#: ``s3:PutObject`` + ``s3:DeleteObject`` (deleting segments past the playlist window).
+#: ``s3:GetBucketLocation`` is not on that list and is not granted; ``s3:PutObjectAcl`` is not
+#: needed either: the channel sends no canned ACL (the buckets enforce bucket-owner ownership).
+MEDIALIVE_S3_READ = ["s3:GetObject"]
+MEDIALIVE_S3_WRITE = ["s3:PutObject", "s3:DeleteObject"]
+
+
 def assume_role(service: str, account_id: Any) -> dict:
-    """Trust policy for one AWS service principal, limited to this account (confused-deputy guard)."""
+    """Trust policy for one AWS service principal, limited to this account (confused-deputy guard)
+    unless the service documents otherwise (:data:`UNCONDITIONED_TRUST`)."""
+    body: dict[str, Any] = {
+        "Sid": "AssumedBy" + service.split(".")[0].capitalize(),
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": ["sts:AssumeRole"],
+    }
+    if service not in UNCONDITIONED_TRUST:
+        body["Condition"] = {"StringEquals": {"aws:SourceAccount": account_id}}
+    return document(body)
+
+
+def list_under_prefix(sid: str, bucket_arn: Any, prefix: str) -> dict:
+    """``s3:ListBucket`` on a bucket, only for listings under ``prefix``.
+
+    Without ``s3:ListBucket`` S3 answers a request for a missing key with 403
+    AccessDenied instead of 404 NoSuchKey (S3 API reference, GetObject/HeadObject:
+    "If you don't have the s3:ListBucket permission, Amazon S3 returns an HTTP status
+    code 403"), so a reader could not tell a missing segment from a denial.
+    """
+    prefix = prefix.strip("/")
+    return statement(sid, ["s3:ListBucket"], [bucket_arn], condition={"StringLike": {"s3:prefix": [f"{prefix}/*", prefix]}})
+
+
+def topic_key_policy(account_id: Any, partition: Any, service: str, source_arn: Any) -> dict:
+    """Key policy of a customer-managed KMS key for an encrypted SNS topic that ``service`` publishes to.
+
+    Why not ``alias/aws/sns``: an AWS-managed key's policy cannot be changed, and it
+    grants nothing to CloudWatch or EventBridge, so their publishes to a topic encrypted
+    with it fail (silently: no alarm or alert e-mail arrives). AWS's SNS guide
+    ("Configure KMS permissions for AWS services", sns-key-management) says the key
+    policy must let the publishing service principal use ``kms:GenerateDataKey*`` and
+    ``kms:Decrypt``. The grant is scoped to this account and to the publishing resources
+    (``aws:SourceAccount``, ``aws:SourceArn``). The first statement is KMS's default key
+    policy (the account administers the key through IAM); without it the key could not
+    be managed or deleted.
+    """
+    import pulumi
+
+    root = pulumi.Output.concat("arn:", partition, ":iam::", account_id, ":root")
     return document(
+        {"Sid": "AccountAdministersTheKey", "Effect": "Allow", "Principal": {"AWS": root}, "Action": "kms:*", "Resource": "*"},
         {
-            "Sid": "AssumedBy" + service.split(".")[0].capitalize(),
+            "Sid": "PublisherUsesTheKey",
             "Effect": "Allow",
             "Principal": {"Service": service},
-            "Action": ["sts:AssumeRole"],
-            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-        }
+            "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}, "ArnLike": {"aws:SourceArn": source_arn}},
+        },
     )
 
 
@@ -110,7 +175,10 @@ def service_role(resource_name: str, role_name: str, service: str, account_id: A
     """An IAM role that only ``service`` (in this account) can assume, with its one inline policy.
 
     Returns ``(role, role_policy)``; the policy resource is named like the role with
-    ``-policy`` for ``-role``, so that resources can depend on the permissions being in place.
+    ``-policy`` for ``-role``. Whatever the service does with the role must declare
+    ``depends_on=[role_policy]``: the role's ARN alone lets Pulumi create the resource
+    before the permissions exist, and the service's first use of the role (a model
+    download, a log write) can then race IAM.
     """
     import pulumi
     import pulumi_aws as aws

@@ -25,10 +25,23 @@ def rule_event_pattern(bucket_name: str, stream_prefix: str) -> dict:
     }
 
 
-def powertools_layer(region: str, runtime: str) -> str:
-    """AWS's public Powertools for AWS Lambda (Python) v3 layer for ``region`` and ``runtime``."""
-    flavour = runtime.replace(".", "")
-    return f"arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-{flavour}-x86_64:7"
+def powertools_version() -> str:
+    """The Powertools for AWS Lambda (Python) version installed here: the one the tests run."""
+    from importlib.metadata import version
+
+    return version("aws-lambda-powertools")
+
+
+def powertools_layer_parameter(runtime: str, version: str, architecture: str = "x86_64") -> str:
+    """The public SSM parameter holding the ARN of Powertools' layer for exactly ``version``.
+
+    The Powertools project publishes, in every region, one parameter per release
+    ``/aws/service/powertools/python/{arch}/{python_version}/{version}`` whose value is
+    that release's layer ARN (Powertools docs, "Lambda Layer", SSM parameters). The
+    layer's own version number (the ``:N`` of the ARN) is a per-region sequence that
+    does not follow the package version, so it is looked up, not written here.
+    """
+    return f"/aws/service/powertools/python/{architecture}/{runtime}/{version}"
 
 
 @dataclass
@@ -46,6 +59,7 @@ class WorkflowArgs:
     events_dlq: aws.sqs.Queue
     account_id: pulumi.Input[str]
     region: str
+    partition: str
     lambda_runtime: str
     powertools_layer_arn: str
     log_retention_days: int
@@ -68,7 +82,7 @@ class Workflow(pulumi.ComponentResource):
             retention_in_days=args.log_retention_days,
             opts=child,
         )
-        self.lambda_role, _ = policies.service_role(
+        self.lambda_role, self.lambda_policy = policies.service_role(
             f"{name}-lambda-role", args.lambda_role_name, "lambda.amazonaws.com", args.account_id, self,
             policies.document(
                 # HEAD and the ranged GET of the first packets are both s3:GetObject.
@@ -77,6 +91,8 @@ class Workflow(pulumi.ComponentResource):
                     ["s3:GetObject"],
                     [pulumi.Output.concat(args.livestream_bucket.arn, "/", args.stream_prefix.strip("/"), "/*")],
                 ),
+                # A missing segment must be a 404 (OBJECT_MISSING), not a 403.
+                policies.list_under_prefix("ListSegments", args.livestream_bucket.arn, args.stream_prefix),
                 policies.statement(
                     "WriteLogs",
                     ["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -85,6 +101,10 @@ class Workflow(pulumi.ComponentResource):
                 policies.tracing(),
             ),
         )
+        # The layer of the Powertools release the tests run (see powertools_layer_parameter).
+        layer = args.powertools_layer_arn or aws.ssm.get_parameter_output(
+            name=powertools_layer_parameter(args.lambda_runtime, powertools_version())
+        ).value
         self.function = aws.lambda_.Function(
             f"{name}-validate-segment",
             name=args.function_name,
@@ -92,13 +112,13 @@ class Workflow(pulumi.ComponentResource):
             runtime=args.lambda_runtime,
             handler=archives.LAMBDA_HANDLER,
             code=pulumi.FileArchive(archives.build_lambda_archive()),
-            layers=[args.powertools_layer_arn or powertools_layer(args.region, args.lambda_runtime)],
+            layers=[layer],
             timeout=args.tuning.lambda_timeout_seconds,
             memory_size=256,
             environment={"variables": {**args.lambda_environment, "POWERTOOLS_SERVICE_NAME": "validate-segment"}},
             tracing_config={"mode": "Active"},
             logging_config={"log_format": "JSON", "log_group": self.lambda_log_group.name},
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.lambda_policy]),
         )
 
         # --- State machine ----------------------------------------------------------------
@@ -120,6 +140,7 @@ class Workflow(pulumi.ComponentResource):
                     alert_bus_name=bus_name,
                     watch_activities=tuple(args.watch_activities),
                     alert_threshold=args.alert_threshold,
+                    partition=args.partition,
                 ),
                 args.tuning,
             )
@@ -134,7 +155,7 @@ class Workflow(pulumi.ComponentResource):
         resource_arns = {
             "lambda_function": self.function.arn,
             "sagemaker_endpoint": pulumi.Output.concat(
-                "arn:aws:sagemaker:", args.region, ":", args.account_id, ":endpoint/",
+                "arn:", args.partition, ":sagemaker:", args.region, ":", args.account_id, ":endpoint/",
                 pulumi.Output.from_input(args.endpoint_name).apply(str.lower),
             ),
             "dynamodb_table": args.table.arn,

@@ -11,15 +11,26 @@ Flow::
 
 Error names. Step Functions names an AWS SDK integration's errors
 ``<ServiceName>.<ErrorName>`` in PascalCase and always with the ``Exception``
-suffix (AWS's "AWS SDK service integrations" page: ``AcmPca.ResourceNotFoundException``,
-``S3.BucketAlreadyExistsException`` for S3's ``BucketAlreadyExists``). So
-SageMaker Runtime's ``ServiceUnavailable`` is ``SageMakerRuntime.ServiceUnavailableException``.
-Throttling is the exception: ``ThrottlingException`` is a common AWS error that
+suffix (AWS's "AWS SDK service integrations" page,
+https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html:
+``AcmPca.ResourceNotFoundException``, ``S3.BucketAlreadyExistsException`` for S3's
+``BucketAlreadyExists``). The error names below are the error shapes of each
+operation in botocore's API models with that rule applied (a test checks every
+name against the models): SageMaker Runtime's ``ServiceUnavailable`` is
+``SageMakerRuntime.ServiceUnavailableException``; DynamoDB's ``RequestLimitExceeded``
+is ``DynamoDB.RequestLimitExceededException`` and ``InternalServerError`` is
+``DynamoDB.InternalServerErrorException``.
+
+Throttling of the endpoint: ``ThrottlingException`` is a common AWS error that
 the SageMaker Runtime API model does not list, and the SDK behind Step
 Functions reports an unmodelled error as the service's base exception,
-``SageMakerRuntime.SageMakerRuntimeException``. The retrier therefore lists
-both names; the local stack can produce either (see ``devstack.bridges``) and
-the tests drive the throttle path with each.
+``SageMakerRuntime.SageMakerRuntimeException``. That base name also covers every
+other unmodelled error (an access denial, say), so it is not in the throttling
+retrier: it has its own, shorter one (:attr:`WorkflowTuning.endpoint_unmodelled`),
+so a permanent error is retried twice, not five times, before the DLQ, while a
+throttle reported under that name still gets retries. The local stack can
+produce either naming (see ``devstack.bridges``) and the tests drive the
+throttle path with each.
 """
 
 from __future__ import annotations
@@ -32,10 +43,9 @@ from typing import Any
 from contracts import dead_letters, records
 from contracts.segments import Segment
 
-ENDPOINT_THROTTLING_ERRORS = (
-    "SageMakerRuntime.ThrottlingException",
-    "SageMakerRuntime.SageMakerRuntimeException",
-)
+ENDPOINT_THROTTLING_ERRORS = ("SageMakerRuntime.ThrottlingException",)
+#: The service's base exception: every error the API model does not list (see the module docstring).
+ENDPOINT_UNMODELLED_ERRORS = ("SageMakerRuntime.SageMakerRuntimeException",)
 ENDPOINT_TRANSIENT_ERRORS = (
     "SageMakerRuntime.ServiceUnavailableException",
     "SageMakerRuntime.InternalFailureException",
@@ -51,7 +61,7 @@ LAMBDA_TRANSIENT_ERRORS = (
 DYNAMODB_TRANSIENT_ERRORS = (
     "DynamoDB.ProvisionedThroughputExceededException",
     "DynamoDB.ThrottlingException",
-    "DynamoDB.RequestLimitExceeded",
+    "DynamoDB.RequestLimitExceededException",
     "DynamoDB.InternalServerErrorException",
 )
 DUPLICATE_ERROR = "DynamoDB.ConditionalCheckFailedException"
@@ -107,6 +117,7 @@ class WorkflowTuning:
 
     endpoint_timeout_seconds: int = 40
     endpoint_throttling: Retry = Retry(interval_seconds=1, max_attempts=5, max_delay_seconds=16)
+    endpoint_unmodelled: Retry = Retry(interval_seconds=1, max_attempts=2, max_delay_seconds=16)
     endpoint_transient: Retry = Retry(interval_seconds=2, max_attempts=2, max_delay_seconds=16)
     endpoint_timeout_retry: Retry = Retry(interval_seconds=1, max_attempts=1)
     lambda_timeout_seconds: int = 10
@@ -130,10 +141,16 @@ class WorkflowTuning:
         quick = self.ERROR_RESPONSE_SECONDS
         endpoint = (
             (1 + self.endpoint_timeout_retry.max_attempts) * self.endpoint_timeout_seconds
-            + (self.endpoint_throttling.max_attempts + self.endpoint_transient.max_attempts) * quick
+            + (
+                self.endpoint_throttling.max_attempts
+                + self.endpoint_unmodelled.max_attempts
+                + self.endpoint_transient.max_attempts
+            ) * quick
             + sum(
                 r.worst_case_wait_seconds()
-                for r in (self.endpoint_throttling, self.endpoint_transient, self.endpoint_timeout_retry)
+                for r in (
+                    self.endpoint_throttling, self.endpoint_unmodelled, self.endpoint_transient, self.endpoint_timeout_retry
+                )
             )
         )
         lambda_ = (1 + self.lambda_retry.max_attempts) * self.lambda_timeout_seconds + self.lambda_retry.worst_case_wait_seconds()
@@ -147,6 +164,7 @@ class WorkflowTuning:
         return dataclasses.replace(
             self,
             endpoint_throttling=fast(self.endpoint_throttling),
+            endpoint_unmodelled=fast(self.endpoint_unmodelled),
             endpoint_transient=fast(self.endpoint_transient),
             endpoint_timeout_retry=fast(self.endpoint_timeout_retry),
             lambda_retry=fast(self.lambda_retry),
@@ -167,6 +185,13 @@ class WorkflowTargets:
     alert_bus_name: str | None = None
     watch_activities: tuple[str, ...] = field(default_factory=tuple)
     alert_threshold: float = 0.5
+    #: The AWS partition (``aws``, ``aws-cn``, ``aws-us-gov``): service integration ARNs carry it.
+    partition: str = "aws"
+
+
+def integration(partition: str, path: str) -> str:
+    """A service integration's ``Resource``: ``arn:<partition>:states:::<path>``."""
+    return f"arn:{partition}:states:::{path}"
 
 
 def _catch_to_dead_letter(state: str) -> list[dict[str, Any]]:
@@ -194,7 +219,7 @@ def build_definition(targets: WorkflowTargets, tuning: WorkflowTuning = Workflow
     states[STATE_VALIDATE] = {
         "Type": "Task",
         "Comment": "Check the uploaded object is an MPEG-TS segment under the stream prefix.",
-        "Resource": "arn:aws:states:::lambda:invoke",
+        "Resource": integration(targets.partition, "lambda:invoke"),
         "Parameters": {"FunctionName": targets.validate_function_arn, "Payload.$": "$"},
         "TimeoutSeconds": tuning.lambda_timeout_seconds,
         "ResultSelector": _segment_selector(),
@@ -218,7 +243,7 @@ def build_definition(targets: WorkflowTargets, tuning: WorkflowTuning = Workflow
     states[STATE_DETECT] = {
         "Type": "Task",
         "Comment": "Ask the SageMaker endpoint which activity the segment shows.",
-        "Resource": "arn:aws:states:::aws-sdk:sagemakerruntime:invokeEndpoint",
+        "Resource": integration(targets.partition, "aws-sdk:sagemakerruntime:invokeEndpoint"),
         "Parameters": {
             "EndpointName": targets.endpoint_name,
             "ContentType": "application/json",
@@ -230,6 +255,7 @@ def build_definition(targets: WorkflowTargets, tuning: WorkflowTuning = Workflow
         "ResultPath": "$.inference",
         "Retry": [
             tuning.endpoint_throttling.to_asl(ENDPOINT_THROTTLING_ERRORS),
+            tuning.endpoint_unmodelled.to_asl(ENDPOINT_UNMODELLED_ERRORS),
             tuning.endpoint_transient.to_asl(ENDPOINT_TRANSIENT_ERRORS),
             tuning.endpoint_timeout_retry.to_asl(["States.Timeout"]),
         ],
@@ -240,7 +266,7 @@ def build_definition(targets: WorkflowTargets, tuning: WorkflowTuning = Workflow
     states[STATE_RECORD] = {
         "Type": "Task",
         "Comment": "Write the detection; a repeated delivery of the same object version writes nothing.",
-        "Resource": "arn:aws:states:::dynamodb:putItem",
+        "Resource": integration(targets.partition, "dynamodb:putItem"),
         "Parameters": records.put_item_parameters(targets.table_name),
         "ResultPath": None,
         "Retry": [tuning.dynamodb_retry.to_asl(DYNAMODB_TRANSIENT_ERRORS)],
@@ -259,7 +285,7 @@ def build_definition(targets: WorkflowTargets, tuning: WorkflowTuning = Workflow
     states[STATE_SEND_DLQ] = {
         "Type": "Task",
         "Comment": "Keep the failed segment's event and its reason in the dead-letter queue.",
-        "Resource": "arn:aws:states:::sqs:sendMessage",
+        "Resource": integration(targets.partition, "sqs:sendMessage"),
         "Parameters": {
             "QueueUrl": targets.dead_letter_queue_url,
             "MessageBody.$": f"States.JsonToString({dead_letters.MESSAGE_PATH})",
@@ -301,7 +327,7 @@ def _alert_states(targets: WorkflowTargets, tuning: WorkflowTuning) -> dict[str,
         STATE_ALERT: {
             "Type": "Task",
             "Comment": "Tell subscribers a watched activity was seen (the record is already written).",
-            "Resource": "arn:aws:states:::events:putEvents",
+            "Resource": integration(targets.partition, "events:putEvents"),
             "Parameters": {
                 "Entries": [
                     {

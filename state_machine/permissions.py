@@ -9,10 +9,12 @@ here, and a Task whose integration is not in the table fails loudly.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-#: integration resource -> (IAM action, parameter naming the resource, resource kind)
+#: integration resource (in the ``aws`` partition; others are read as their ``aws`` equivalent)
+#: -> (IAM action, parameter naming the resource, resource kind)
 INTEGRATIONS: dict[str, tuple[str, str, str]] = {
     "arn:aws:states:::lambda:invoke": ("lambda:InvokeFunction", "FunctionName", "lambda_function"),
     "arn:aws:states:::aws-sdk:sagemakerruntime:invokeEndpoint": (
@@ -60,7 +62,7 @@ def required_permissions(definition: dict[str, Any]) -> list[Permission]:
     """Every (action, resource) the definition's Task states call, in state order."""
     permissions: list[Permission] = []
     for name, state in _task_states(definition["States"]):
-        resource = state["Resource"]
+        resource = re.sub(r"^arn:[a-z-]+:states:::", "arn:aws:states:::", state["Resource"])
         if resource not in INTEGRATIONS:
             known = ", ".join(sorted(INTEGRATIONS))
             raise ValueError(f"State {name!r} calls {resource!r}, which has no IAM mapping; known: {known}")

@@ -40,7 +40,11 @@ def test_throttled_twice_then_succeeds(pipeline, segments, naming):
     assert len(pipeline.records(stream)) == 1
 
 
-def test_throttled_past_retry_budget_goes_to_dlq(pipeline, segments):
+@pytest.mark.parametrize("naming", ["sdk", "code"])
+def test_throttled_past_retry_budget_goes_to_dlq(pipeline, segments, naming):
+    from state_machine.definition import WorkflowTuning
+
+    pipeline.stack.set_bridge(sdk_error_naming=naming)
     pipeline.faults(kind="throttle")  # every call
     stream, key = pipeline.stream_key("segment_00002.ts")
     before = pipeline.upload(key, path=segments["bikes"][0])
@@ -48,12 +52,16 @@ def test_throttled_past_retry_budget_goes_to_dlq(pipeline, segments):
     assert execution["status"] == "FAILED"
     (letter,) = pipeline.dead_letters_for(key)
     assert letter.failed_state == "DetectActivity"
-    assert letter.error == "SageMakerRuntime.SageMakerRuntimeException"
+    expected = "SageMakerRuntime.SageMakerRuntimeException" if naming == "sdk" else "SageMakerRuntime.ThrottlingException"
+    assert letter.error == expected
     assert letter.event["detail"]["object"]["key"] == key
     assert pipeline.records(stream) == []
     _, steps = observe.trace(pipeline.info, execution["executionArn"])
     detect = next(s for s in steps if s.state == "DetectActivity")
-    assert detect.attempts == 1 + 5  # the throttling retrier's MaxAttempts
+    tuning = WorkflowTuning()
+    # The named throttle gets the throttling retrier; the base exception (unmodelled errors) the shorter one.
+    retrier = tuning.endpoint_unmodelled if naming == "sdk" else tuning.endpoint_throttling
+    assert detect.attempts == 1 + retrier.max_attempts
 
 
 def test_invalid_object_goes_to_dlq_with_its_reason(pipeline):

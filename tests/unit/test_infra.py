@@ -7,6 +7,7 @@ run afterwards on the recorded, resolved inputs.
 
 import io
 import json
+import re
 import os
 import subprocess
 import sys
@@ -118,12 +119,17 @@ def test_state_machine_role_gets_exactly_what_the_definition_calls(dev):
     }
 
 
-def test_trust_policies_are_scoped_to_the_account(dev):
+def test_trust_policies_are_scoped_to_the_account_unless_the_service_documents_otherwise(dev):
     mocks, _ = dev
-    for role in mocks.of_type("aws:iam/role:Role"):
+    roles = mocks.of_type("aws:iam/role:Role")
+    assert len(roles) == 5
+    for role in roles:
         trust = json.loads(role.inputs["assumeRolePolicy"])
         (statement,) = trust["Statement"]
-        assert statement["Condition"]["StringEquals"]["aws:SourceAccount"] == ACCOUNT
+        if statement["Principal"]["Service"] in policies.UNCONDITIONED_TRUST:
+            assert "Condition" not in statement  # MediaLive's documented trust policy
+        else:
+            assert statement["Condition"]["StringEquals"]["aws:SourceAccount"] == ACCOUNT
 
 
 def test_buckets_are_private_encrypted_tls_only(dev):
@@ -173,7 +179,7 @@ def test_medialive_writes_10_second_hls_segments_to_livestream_bucket(dev):
 def test_autoscaling_tracks_invocations_per_instance(dev):
     mocks, outputs = dev
     target = mocks.one("aws:appautoscaling/target:Target")
-    assert target.inputs["resourceId"] == f"endpoint/{outputs['endpoint_name']}/variant/AllTraffic"
+    assert target.inputs["resourceId"] == f"endpoint/{outputs['endpoint_name']}/variant/AllTraffic-ml-c5-xlarge"
     assert (target.inputs["minCapacity"], target.inputs["maxCapacity"]) == (1, 2)
     policy = mocks.one("aws:appautoscaling/policy:Policy")
     tracking = policy.inputs["targetTrackingScalingPolicyConfiguration"]
@@ -188,7 +194,7 @@ def test_model_on_mxnet_container_with_entry_point(dev):
     assert container["image"] == "763104351884.dkr.ecr.us-east-1.amazonaws.com/mxnet-inference:1.9.0-cpu-py38"
     assert container["environment"]["SAGEMAKER_PROGRAM"] == archives.ENTRY_MODULE
     assert container["environment"]["ALLOWED_BUCKETS"] == "activity-detection-dev-livestream-123456789012-us-east-1"
-    assert container["modelDataUrl"].endswith("/model/model.tar.gz")
+    assert re.fullmatch(r"s3://activity-detection-dev-artifacts-\d+-us-east-1/model/[0-9a-f]{64}/model\.tar\.gz", container["modelDataUrl"])
 
 
 def test_alarms_cover_dlq_failures_and_endpoint(dev):
@@ -252,8 +258,8 @@ def test_lambda_archive_imports_in_a_clean_interpreter(tmp_path):
 
 def test_a_new_model_replaces_model_and_config_without_touching_the_endpoint_name(model_dir, tmp_path, monkeypatch):
     """Model and EndpointConfiguration are auto-named (so Pulumi creates the replacement first),
-    the archive's etag is in the model's environment (so a new archive means a new Model),
-    and the endpoint keeps its name (the state machine's target does not change)."""
+    the archive's key is its content's hash (so a new archive is a new object and a new Model, and the
+    old Model keeps its own bytes), and the endpoint keeps its name (the state machine's target does not change)."""
     import shutil
 
     monkeypatch.setenv(archives.BUILD_DIR_ENV, str(tmp_path / "build"))  # keep the second archive out of .build/
@@ -265,8 +271,9 @@ def test_a_new_model_replaces_model_and_config_without_touching_the_endpoint_nam
     model = lambda mocks: mocks.one("aws:sagemaker/model:Model")  # noqa: E731
     config = lambda mocks: mocks.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration")  # noqa: E731
     assert "name" not in model(first).inputs and "name" not in config(first).inputs
-    etag = lambda mocks: model(mocks).inputs["primaryContainer"]["environment"]["MODEL_ARCHIVE_ETAG"]  # noqa: E731
-    assert etag(first) != etag(second)
+    url = lambda mocks: model(mocks).inputs["primaryContainer"]["modelDataUrl"]  # noqa: E731
+    key = lambda mocks: mocks.one("aws:s3/bucketObjectv2:BucketObjectv2", "model-archive").inputs["key"]  # noqa: E731
+    assert key(first) != key(second) and url(first).endswith(key(first)) and url(second).endswith(key(second))
     endpoint = lambda mocks: mocks.one("aws:sagemaker/endpoint:Endpoint").inputs["name"]  # noqa: E731
     assert endpoint(first) == endpoint(second)
 
@@ -276,3 +283,100 @@ def test_request_options_come_from_config(model_dir):
     definition = json.loads(mocks.one("aws:sfn/stateMachine:StateMachine").inputs["definition"])
     request = definition["States"]["BuildRequest"]["Parameters"]
     assert (request["clips"], request["min_confidence"]) == (3, 0.4)
+
+
+def test_medialive_sends_no_canned_acl(dev):
+    """MediaLive's S3CannedAcl enum has no "NONE": no ACL means leaving the field out."""
+    mocks, _ = dev
+    channel = mocks.one("aws:medialive/channel:Channel")
+    assert "cannedAcl" not in json.dumps(channel.inputs)
+
+
+def test_segment_readers_may_list_only_under_the_stream_prefix(dev):
+    """Without s3:ListBucket a missing key is a 403, not a 404 (the Lambda's OBJECT_MISSING, the endpoint's 404)."""
+    mocks, outputs = dev
+    bucket_arn = f"arn:aws:s3:::{outputs['livestream_bucket']}"
+    for role in ("lambda-policy", "inference-policy"):
+        statements = json.loads(mocks.one("aws:iam/rolePolicy:RolePolicy", role).inputs["policy"])["Statement"]
+        (listing,) = [s for s in statements if "s3:ListBucket" in s["Action"]]
+        assert listing["Resource"] == [bucket_arn]
+        assert listing["Condition"] == {"StringLike": {"s3:prefix": ["live/*", "live"]}}
+
+
+def test_every_arn_follows_the_partition(model_dir):
+    """In aws-cn every ARN the program builds says arn:aws-cn:, and the image comes from the .com.cn ECR host."""
+    mocks = RecordingMocks(partition="aws-cn")
+    run_program(mocks, "dev", {"liveSourceVideo": VIDEO, "modelDir": model_dir, "aws:region": "cn-north-1"})
+    built = json.dumps([d.inputs for d in mocks.declared], default=str)
+    assert "arn:aws-cn:" in built and "arn:aws:" not in built
+    image = mocks.one("aws:sagemaker/model:Model").inputs["primaryContainer"]["image"]
+    assert image == "727897471807.dkr.ecr.cn-north-1.amazonaws.com.cn/mxnet-inference:1.9.0-cpu-py38"
+
+
+def test_an_unknown_region_is_a_clear_error_unless_an_image_is_given():
+    from infra.model_endpoint import DLC_ACCOUNTS, default_inference_image
+
+    assert default_inference_image("ap-northeast-3").startswith("364406365360.dkr.ecr.ap-northeast-3.amazonaws.com/")
+    assert len(DLC_ACCOUNTS) >= 35
+    with pytest.raises(ValueError, match="inferenceImage"):
+        default_inference_image("xx-nowhere-1")
+
+
+def test_alarm_and_alert_topics_use_customer_managed_keys_granting_their_publisher(model_dir):
+    mocks, _ = deploy("dev", model_dir, alertEmail="ops@example.com", watchActivities=["Skiing"])
+    topics = mocks.of_type("aws:sns/topic:Topic")
+    keys = {k.outputs["arn"]: k for k in mocks.of_type("aws:kms/key:Key")}
+    assert len(topics) == 2 and len(keys) == 2
+    publishers = {}
+    for topic in topics:
+        assert topic.inputs["kmsMasterKeyId"] in keys, "alias/aws/sns cannot grant CloudWatch or EventBridge"
+        key = keys[topic.inputs["kmsMasterKeyId"]]
+        assert key.inputs["enableKeyRotation"] is True
+        (grant,) = [s for s in json.loads(key.inputs["policy"])["Statement"] if "Service" in s["Principal"]]
+        assert set(grant["Action"]) == {"kms:GenerateDataKey*", "kms:Decrypt"}
+        assert grant["Condition"]["StringEquals"] == {"aws:SourceAccount": ACCOUNT}
+        publishers[grant["Principal"]["Service"]] = grant["Condition"]["ArnLike"]["aws:SourceArn"]
+    assert publishers == {
+        "cloudwatch.amazonaws.com": f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:*",
+        "events.amazonaws.com": f"arn:aws:events:us-east-1:{ACCOUNT}:rule/activity-detection-dev-alerts/activity-detection-dev-alerts-detected",
+    }
+    rule = mocks.one("aws:cloudwatch/eventRule:EventRule", "alerts-detected")
+    assert rule.outputs["name"] == "activity-detection-dev-alerts-detected"
+
+
+def test_powertools_layer_is_the_tested_release(dev):
+    from infra.workflow import powertools_version
+
+    mocks, _ = dev
+    assert mocks.parameters_read == [f"/aws/service/powertools/python/x86_64/python3.12/{powertools_version()}"]
+    (layer,) = mocks.one("aws:lambda/function:Function").inputs["layers"]
+    assert layer.endswith(":layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:99")
+
+
+def test_instance_type_change_replaces_the_scalable_target_around_the_endpoint_update(model_dir):
+    """The plan of an instance-type change on an autoscaled endpoint (SageMaker refuses an update that
+    changes the instance type of a registered variant).
+
+    Between the two runs: the endpoint keeps its name (an update, not a replacement); the new endpoint
+    configuration has a new variant, named after the new type, so no registered variant changes type;
+    the scalable target's resource id (a replace-only property of aws:appautoscaling/target) names the
+    new variant, so Pulumi replaces it: the new registration is created after the endpoint update (its
+    resource id is read off the updated endpoint), and the old registration deleted. A model-only change
+    keeps the variant, hence the registration.
+    """
+    before, _ = deploy("dev", model_dir)
+    after, _ = deploy("dev", model_dir, endpointInstanceType="ml.c5.2xlarge")
+    variant = lambda mocks: mocks.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration").inputs["productionVariants"][0]  # noqa: E731
+    target = lambda mocks: mocks.one("aws:appautoscaling/target:Target").inputs  # noqa: E731
+    endpoint = lambda mocks: mocks.one("aws:sagemaker/endpoint:Endpoint").inputs["name"]  # noqa: E731
+    assert endpoint(before) == endpoint(after)
+    assert (variant(before)["instanceType"], variant(after)["instanceType"]) == ("ml.c5.xlarge", "ml.c5.2xlarge")
+    assert variant(before)["variantName"] == "AllTraffic-ml-c5-xlarge"
+    assert variant(after)["variantName"] == "AllTraffic-ml-c5-2xlarge"
+    assert target(before)["resourceId"] == f"endpoint/{endpoint(before)}/variant/AllTraffic-ml-c5-xlarge"
+    assert target(after)["resourceId"] == f"endpoint/{endpoint(after)}/variant/AllTraffic-ml-c5-2xlarge"
+    policy = lambda mocks: mocks.one("aws:appautoscaling/policy:Policy").inputs["resourceId"]  # noqa: E731
+    assert policy(after) == target(after)["resourceId"]
+    # The alarms follow the variant.
+    alarm = lambda mocks: next(a for a in mocks.of_type("aws:cloudwatch/metricAlarm:MetricAlarm") if a.inputs["metricName"] == "ModelLatency")  # noqa: E731
+    assert alarm(after).inputs["dimensions"]["VariantName"] == "AllTraffic-ml-c5-2xlarge"

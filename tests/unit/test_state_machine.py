@@ -33,13 +33,13 @@ def test_statelint_catches_an_injected_error(definition):
 
 def test_detect_retries_throttling_under_both_names_with_jitter(definition):
     retriers = definition["States"][sm.STATE_DETECT]["Retry"]
-    throttling = retriers[0]
-    assert set(throttling["ErrorEquals"]) == {
-        "SageMakerRuntime.ThrottlingException",
-        "SageMakerRuntime.SageMakerRuntimeException",
-    }
+    throttling, unmodelled = retriers[0], retriers[1]
+    assert throttling["ErrorEquals"] == ["SageMakerRuntime.ThrottlingException"]
     assert throttling["JitterStrategy"] == "FULL" and throttling["MaxDelaySeconds"] > 0
     assert throttling["BackoffRate"] > 1 and 0 < throttling["MaxAttempts"] <= 10
+    # The base exception (any unmodelled error, an access denial too) has its own, shorter retrier.
+    assert unmodelled["ErrorEquals"] == ["SageMakerRuntime.SageMakerRuntimeException"]
+    assert 0 < unmodelled["MaxAttempts"] < throttling["MaxAttempts"] and unmodelled["JitterStrategy"] == "FULL"
     transient = {e for r in retriers for e in r["ErrorEquals"]}
     assert {"SageMakerRuntime.ServiceUnavailableException", "SageMakerRuntime.ModelNotReadyException",
             "SageMakerRuntime.InternalFailureException", "States.Timeout"} <= transient
@@ -115,3 +115,45 @@ def test_alert_branch_only_with_watch_list():
 
 def test_definition_json_round_trips():
     assert json.loads(sm.definition_json(TARGETS)) == sm.build_definition(TARGETS)
+
+
+#: Step Functions' service names -> botocore service and the operation the definition calls.
+SDK_SERVICES = {
+    "SageMakerRuntime": ("sagemaker-runtime", "InvokeEndpoint"),
+    "DynamoDB": ("dynamodb", "PutItem"),
+    "Lambda": ("lambda", "Invoke"),
+}
+#: Names Step Functions documents beyond the model's error shapes: each service's base exception
+#: (unmodelled errors), and Lambda's transient errors from the "Handle transient Lambda service
+#: exceptions" guidance of the Step Functions developer guide.
+DOCUMENTED_EXTRA = {
+    "SageMakerRuntime.SageMakerRuntimeException",
+    "SageMakerRuntime.ThrottlingException",  # a common AWS error code, produced under the 'code' naming
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+}
+
+
+def test_every_retried_or_caught_sdk_error_is_named_as_step_functions_emits_it():
+    """Each <Service>.<Error> is an error shape of the called operation in botocore's model, with
+    Step Functions' rule applied (PascalCase, always ending in Exception), or a documented extra."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    emitted: dict[str, set[str]] = {}
+    for prefix, (service, operation) in SDK_SERVICES.items():
+        shapes = session.get_service_model(service).operation_model(operation).error_shapes
+        emitted[prefix] = {s.name if s.name.endswith("Exception") else s.name + "Exception" for s in shapes}
+    definition = sm.build_definition(TARGETS)
+    names = [
+        error
+        for state in definition["States"].values()
+        for handler in state.get("Retry", []) + state.get("Catch", [])
+        for error in handler["ErrorEquals"]
+        if error.split(".")[0] in SDK_SERVICES
+    ]
+    assert len(names) >= 12
+    for name in names:
+        service, error = name.split(".", 1)
+        assert error in emitted[service] or name in DOCUMENTED_EXTRA, f"{name}: Step Functions never emits this name"
+    assert "DynamoDB.RequestLimitExceededException" in names and "DynamoDB.RequestLimitExceeded" not in names
