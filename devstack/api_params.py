@@ -42,6 +42,8 @@ class ApiCall:
     service: str
     operation: str
     params: dict[str, Any]
+    #: "create", or "delete" for a request the provider sends only when the resource is destroyed.
+    when: str = "create"
 
 
 class UnmappedInput(ValueError):
@@ -104,10 +106,10 @@ def to_api(service: str, value: Any, shape, path: str = "") -> Any:
     return value
 
 
-def request(service: str, operation: str, params: dict[str, Any]) -> ApiCall:
+def request(service: str, operation: str, params: dict[str, Any], when: str = "create") -> ApiCall:
     """An :class:`ApiCall` with ``params`` converted to the operation's input shape."""
     shape = service_model(service).operation_model(operation).input_shape
-    return ApiCall(service, operation, to_api(service, params, shape))
+    return ApiCall(service, operation, to_api(service, params, shape), when)
 
 
 # --- validation against the model -----------------------------------------------------------------
@@ -429,7 +431,9 @@ def _key(i, o):
         calls.append(request("kms", "EnableKeyRotation", {"KeyId": key_id}))
     if i.get("deletionWindowInDays") is not None:
         # Used when the key is destroyed: ScheduleKeyDeletion's PendingWindowInDays.
-        calls.append(request("kms", "ScheduleKeyDeletion", {"KeyId": key_id, "PendingWindowInDays": i["deletionWindowInDays"]}))
+        calls.append(
+            request("kms", "ScheduleKeyDeletion", {"KeyId": key_id, "PendingWindowInDays": i["deletionWindowInDays"]}, when="delete")
+        )
     return calls
 
 

@@ -5,10 +5,14 @@ resource it declares is created in the local AWS with the inputs it was given,
 and the mocks hand back the real identifiers (ARNs, queue URLs), so the wiring
 ``pulumi up`` would deploy is the wiring that runs here.
 
-Resources with no local meaning are recorded without effect (listed in the
-README): MediaLive input and channel, Application Auto Scaling, CloudWatch
-alarms and dashboard, SNS topics. The Lambda's Powertools layer is not attached
-(moto has no public layers); the local Python environment provides Powertools.
+MediaLive input and channel, Application Auto Scaling target and policy,
+CloudWatch alarms and dashboard, SNS topics, subscriptions and policies, and KMS
+keys have no local behaviour, but they are created in moto all the same, with
+the very requests ``devstack.api_params`` derives from their inputs (the ones
+the contract tests check against botocore's models), so botocore's client-side
+validation and moto see them (:data:`CREATED_FROM_API_PARAMS`). The Lambda's
+Powertools layer is not attached (moto has no public layers); the local Python
+environment provides Powertools.
 """
 
 from __future__ import annotations
@@ -20,12 +24,14 @@ from typing import Any, Callable
 import boto3
 import pulumi
 
+from devstack import api_params
 from infra.program_runner import run_program
 from infra.settings import ROOT
 
 ACCOUNT = "123456789012"
 
-RECORDED_ONLY = {
+#: Created in moto with the requests devstack.api_params derives from the inputs (no local behaviour).
+CREATED_FROM_API_PARAMS = {
     "aws:medialive/input:Input",
     "aws:medialive/channel:Channel",
     "aws:appautoscaling/target:Target",
@@ -35,6 +41,7 @@ RECORDED_ONLY = {
     "aws:sns/topic:Topic",
     "aws:sns/topicSubscription:TopicSubscription",
     "aws:sns/topicPolicy:TopicPolicy",
+    "aws:kms/key:Key",
 }
 
 
@@ -107,14 +114,12 @@ class MotoMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         inputs = dict(args.inputs)
         handler = self._handlers.get(args.typ)
+        if handler is None and args.typ in CREATED_FROM_API_PARAMS:
+            handler = lambda name, inputs: self._from_api_params(args.typ, name, inputs)  # noqa: E731
         if args.typ.startswith("activity-detection:"):
             physical, outputs = args.name, {}
         elif handler is None:
-            if args.typ not in RECORDED_ONLY:
-                raise NotImplementedError(f"the local stack cannot create {args.typ}; add it to devstack.deploy")
-            physical, outputs = f"{args.name}-local", {"arn": f"arn:aws:local:{self.region}:{ACCOUNT}:{args.name}"}
-            if args.typ == "aws:medialive/channel:Channel":
-                outputs["channelId"] = "local-recorded-only"
+            raise NotImplementedError(f"the local stack cannot create {args.typ}; add it to devstack.deploy")
         else:
             physical, outputs = handler(args.name, inputs)
         self.deployed.append(Deployed(args.typ, args.name, physical, outputs, handler is not None))
@@ -135,6 +140,44 @@ class MotoMocks(pulumi.runtime.Mocks):
         raise NotImplementedError(f"the local stack has no answer for the call {args.token}")
 
     # --- handlers: (logical name, camelCase inputs) -> (physical id, outputs) ---------------------
+
+    def _from_api_params(self, typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """Create the resource with the API requests api_params derives; read back its identifiers."""
+        # Auto-named resources get a stable local name (Pulumi would add a random suffix).
+        outputs: dict[str, Any] = {"name": inputs.get("name") or f"{name}-local"}
+        calls = [c for c in api_params.api_calls(typ, inputs, outputs) if c.when == "create"]
+        replies = []
+        for call in calls:
+            if typ == "aws:kms/key:Key" and call.operation == "EnableKeyRotation":
+                call = api_params.ApiCall(call.service, call.operation, {"KeyId": outputs["keyId"]})
+            client = self.client(call.service)
+            method = getattr(client, _snake(call.operation))
+            reply = method(**call.params)
+            replies.append(reply)
+            if typ == "aws:kms/key:Key" and call.operation == "CreateKey":
+                outputs.update(keyId=reply["KeyMetadata"]["KeyId"], arn=reply["KeyMetadata"]["Arn"])
+        first = replies[0] if replies else {}
+        if typ == "aws:kms/key:Key":
+            return outputs["keyId"], outputs
+        if typ == "aws:sns/topic:Topic":
+            return first["TopicArn"], {**outputs, "arn": first["TopicArn"]}
+        if typ == "aws:sns/topicSubscription:TopicSubscription":
+            return first["SubscriptionArn"], {"arn": first["SubscriptionArn"]}
+        if typ == "aws:medialive/input:Input":
+            return first["Input"]["Id"], {**outputs, "arn": first["Input"]["Arn"], "inputId": first["Input"]["Id"]}
+        if typ == "aws:medialive/channel:Channel":
+            channel = first["Channel"]
+            return channel["Id"], {**outputs, "arn": channel["Arn"], "channelId": channel["Id"]}
+        if typ == "aws:appautoscaling/policy:Policy":
+            return outputs["name"], {**outputs, "arn": first["PolicyARN"]}
+        if typ == "aws:appautoscaling/target:Target":
+            return inputs["resourceId"], {"arn": first.get("ScalableTargetARN", "")}
+        if typ == "aws:cloudwatch/metricAlarm:MetricAlarm":
+            alarm = self.client("cloudwatch").describe_alarms(AlarmNames=[outputs["name"]])["MetricAlarms"][0]
+            return outputs["name"], {**outputs, "arn": alarm["AlarmArn"]}
+        if typ == "aws:cloudwatch/dashboard:Dashboard":
+            return inputs["dashboardName"], {"dashboardName": inputs["dashboardName"]}
+        return f"{name}-local", outputs
 
     def _bucket(self, name, inputs):
         bucket = inputs["bucket"]
@@ -337,6 +380,13 @@ class MotoMocks(pulumi.runtime.Mocks):
             EndpointName=inputs["name"], EndpointConfigName=inputs["endpointConfigName"]
         )["EndpointArn"]
         return inputs["name"], {"arn": arn, "name": inputs["name"]}
+
+
+def _snake(operation: str) -> str:
+    """boto3's method name for an API operation (``PutMetricAlarm`` -> ``put_metric_alarm``)."""
+    import botocore
+
+    return botocore.xform_name(operation)
 
 
 def deploy(endpoint_url: str, stack: str = "local", overrides: dict[str, Any] | None = None) -> tuple[dict[str, Any], MotoMocks]:
