@@ -9,10 +9,13 @@
     python -m devstack trace [EXECUTION_ARN]
     python -m devstack redrive [--stream-id ID]
     python -m devstack alerts [--follow]
+    python -m devstack streams
 
-``stream``, ``backfill``, ``results``, ``dlq`` and ``trace`` use the running local
-stack, or a real deployment with ``--aws --bucket B --table T --dlq-url U
---state-machine-arn A`` (credentials from the usual AWS environment).
+The other commands use the running local stack (found through
+``.devstack/stack.json``, reached with the stack's own dummy credentials: no
+AWS variables needed), or a real deployment with ``--aws --bucket B --table T
+--dlq-url U --state-machine-arn A`` (credentials from the usual AWS environment).
+Mistakes are reported in one line on stderr, with a non-zero exit status.
 """
 
 from __future__ import annotations
@@ -24,27 +27,47 @@ import sys
 import time
 
 import boto3
+import botocore.exceptions
 
 from devstack import observe
-from devstack.stack import LocalStack, load_stack
-from devstack.stream import cut_and_upload, stream_video
+from devstack.errors import DevstackError
+from devstack.stack import STATE_DIR, LocalStack, load_stack, require_model, stop_on_signals
 
 BANNER = "=" * 78
 
 
-def _info(args) -> dict:
+#: For ``--aws``: the option each stack key comes from.
+_AWS_OPTIONS = {
+    "livestream_bucket": "--bucket",
+    "table_name": "--table",
+    "dlq_url": "--dlq-url",
+    "state_machine_arn": "--state-machine-arn",
+}
+
+
+def _info(args, *needs: str) -> dict:
+    """The stack to talk to: the running local stack, or with ``--aws`` the deployment the options name.
+
+    ``needs`` lists the keys this command uses; with ``--aws`` a missing option is one clear error.
+    """
     if getattr(args, "aws", False):
         session = boto3.session.Session()
-        return {
-            "endpoint_url": None,
+        info = {
+            "endpoint_url": None,  # marks a real deployment
             "region": session.region_name,
             "livestream_bucket": args.bucket,
             "stream_prefix": args.stream_prefix,
             "table_name": args.table,
             "dlq_url": args.dlq_url,
             "state_machine_arn": args.state_machine_arn,
-        }  # "endpoint_url": None marks a real deployment
-    return load_stack()
+        }
+        missing = [_AWS_OPTIONS[key] for key in needs if not info.get(key)]
+        if missing:
+            raise DevstackError(f"--aws needs {', '.join(missing)} (the stack outputs; `pulumi stack output`)")
+        if not info["region"]:
+            raise DevstackError("--aws needs a region: set AWS_REGION or run `aws configure`")
+        return info
+    return load_stack(args.state_dir)
 
 
 def _random_weights_warning() -> None:
@@ -60,9 +83,13 @@ def _random_weights_warning() -> None:
 
 
 def cmd_demo(args) -> int:
+    from devstack.stream import stream_video
+
     started = time.time()
+    require_model()
+    _check_video(args.video)
     _random_weights_warning()
-    stack = LocalStack(overrides=_stack_overrides(args))
+    stack = LocalStack(state_dir=args.state_dir, overrides=_stack_overrides(args))
     try:
         info = stack.start()
         s3 = observe.clients(info)["s3"]
@@ -107,12 +134,16 @@ def _stack_overrides(args) -> dict:
 
 
 def cmd_up(args) -> int:
-    stack = LocalStack(overrides=_stack_overrides(args))
+    require_model()
+    stack = LocalStack(state_dir=args.state_dir, overrides=_stack_overrides(args))
     try:
         info = stack.start()
-        print(f"local stack up; details in .devstack/stack.json. Ctrl-C stops it.\n{observe.as_json(info)}")
+        print(f"local stack up; details in {os.path.join(args.state_dir, 'stack.json')}. "
+              f"Ctrl-C (or kill {os.getpid()}) stops it.\n{observe.as_json(info)}", flush=True)
         while stack.process.poll() is None:
             time.sleep(1)
+        print(f"the local AWS server exited (code {stack.process.returncode}); see {args.state_dir}/moto.log",
+              file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0
@@ -120,22 +151,55 @@ def cmd_up(args) -> int:
         stack.stop()
 
 
+def _check_video(path: str) -> None:
+    from devstack.stream import check_video
+
+    check_video(path)
+
+
 def cmd_stream(args) -> int:
-    info = _info(args)
+    from devstack.stream import stream_video
+
+    _check_video(args.video)
+    info = _info(args, "livestream_bucket")
     s3 = observe.clients(info)["s3"]
+    if info.get("table_name"):
+        existing = len(observe.timeline(info, args.stream_id))
+        if existing:
+            print(f"note: stream {args.stream_id!r} already has {existing} records; segments with the same numbers "
+                  "replace theirs (choose another --stream-id to keep both)", file=sys.stderr, flush=True)
     uploaded = stream_video(
         args.video, s3, info["livestream_bucket"], info["stream_prefix"], args.stream_id,
         realtime=args.realtime, loops=args.loops,
     )
     print(f"uploaded {len(uploaded.keys)} segments to s3://{info['livestream_bucket']}/{info['stream_prefix']}/{args.stream_id}/")
+    print(f"see the results with: python -m devstack results --stream-id {args.stream_id}"
+          + (" --aws --table TABLE" if args.aws else "") + " (failures: python -m devstack dlq)")
     return 0
 
 
-def cmd_backfill(args) -> int:
-    info = _info(args)
+def _backfill_files(paths: list[str]) -> list[str]:
+    """The files to backfill: each FILE, and the files inside each FOLDER (sorted, hidden files left out)."""
     files: list[str] = []
-    for path in args.paths:
-        files.extend(sorted(glob.glob(os.path.join(path, "*"))) if os.path.isdir(path) else [path])
+    for path in paths:
+        if os.path.isdir(path):
+            files.extend(
+                sorted(p for p in glob.glob(os.path.join(path, "*")) if os.path.isfile(p))
+            )
+        elif os.path.isfile(path):
+            files.append(path)
+        else:
+            raise DevstackError(f"no such file or folder: {path}")
+    if not files:
+        raise DevstackError(f"no files to backfill in {', '.join(paths)}")
+    return files
+
+
+def cmd_backfill(args) -> int:
+    from devstack.stream import cut_and_upload
+
+    files = _backfill_files(args.paths)
+    info = _info(args, "livestream_bucket")
     s3 = observe.clients(info)["s3"]
     expected = [len(observe.executions(info))] if not args.aws else None
 
@@ -144,15 +208,30 @@ def cmd_backfill(args) -> int:
             expected[0] += len(batch)
             observe.wait_for_executions(info, expected[0])
 
-    streams = cut_and_upload(files, s3, info["livestream_bucket"], info["stream_prefix"], args.concurrency, wait_for=wait_for)
-    for stream_id, keys in streams.items():
+    def on_skip(video: str, why: str) -> None:
+        print(f"skipped {video}: {why}", file=sys.stderr, flush=True)
+
+    done = cut_and_upload(files, s3, info["livestream_bucket"], info["stream_prefix"], args.concurrency,
+                          wait_for=wait_for, on_skip=on_skip)
+    for stream_id, keys in done.streams.items():
         print(f"{stream_id}: {len(keys)} segments")
+    if done.streams:
+        print(f"see them with: python -m devstack results --stream-id {next(iter(done.streams))}"
+              + (" (and the other stream ids above)" if len(done.streams) > 1 else ""))
+    if done.skipped:
+        print(f"error: {len(done.skipped)} of {len(files)} files skipped (not videos); the others were uploaded",
+              file=sys.stderr)
+        return 1
     return 0
 
 
 def cmd_results(args) -> int:
-    info = _info(args)
+    info = _info(args, "table_name")
     items = observe.timeline(info, args.stream_id)
+    if not items:
+        known = observe.stream_ids(info)
+        listing = f"streams with records: {', '.join(known[:10])}{' ...' if len(known) > 10 else ''}" if known else "the table is empty"
+        raise DevstackError(f"no records for stream {args.stream_id!r} ({listing}; `python -m devstack streams` lists them)")
     print(observe.as_json(items) if args.json else observe.format_timeline(items, by_clip=args.clips))
     if args.plot:
         from devstack.plot import plot_timeline
@@ -162,8 +241,24 @@ def cmd_results(args) -> int:
     return 0
 
 
+def cmd_streams(args) -> int:
+    info = _info(args, "table_name")
+    counts = observe.stream_counts(info)
+    if args.json:
+        print(observe.as_json(counts))
+        return 0
+    if not counts:
+        print("no records yet", file=sys.stderr)
+        return 0
+    width = max(len(stream) for stream in counts)
+    print(f"{'stream':<{width}}  records")
+    for stream, count in counts.items():
+        print(f"{stream:<{width}}  {count:>7}")
+    return 0
+
+
 def cmd_dlq(args) -> int:
-    info = _info(args)
+    info = _info(args, "dlq_url")
     letters = observe.dead_letters(info)
     if args.json:
         print(observe.as_json([{**letter.__dict__, "reason": letter.reason} for letter in letters]))
@@ -173,14 +268,16 @@ def cmd_dlq(args) -> int:
 
 
 def cmd_trace(args) -> int:
-    info = _info(args)
+    info = _info(args, "state_machine_arn")
     arn = args.execution_arn
     if not arn:
         found = sorted(observe.executions(info), key=lambda e: e["startDate"])
         if not found:
-            print("no executions yet")
-            return 1
+            raise DevstackError("no executions yet: upload a segment first (`python -m devstack stream VIDEO --stream-id ID`)")
         arn = found[-1]["executionArn"]
+    elif not arn.startswith("arn:"):
+        raise DevstackError(f"{arn!r} is not an execution ARN (arn:aws:states:...:execution:...); "
+                            "`python -m devstack dlq` shows the ARNs of failed ones")
     execution, steps = observe.trace(info, arn)
     print(observe.format_trace(execution, steps))
     return 0
@@ -189,8 +286,7 @@ def cmd_trace(args) -> int:
 def cmd_alerts(args) -> int:
     info = _info(args)
     if not info.get("alerts_queue_url"):
-        print("no alerts: the stack has no watch list (set watchActivities, or `devstack up --watch LABEL...`)")
-        return 1
+        raise DevstackError("no alerts: the stack has no watch list (set watchActivities, or `devstack up --watch LABEL...`)")
     try:
         while True:
             for event in observe.alerts(info, wait_s=1):
@@ -204,7 +300,7 @@ def cmd_alerts(args) -> int:
 def cmd_redrive(args) -> int:
     from devstack.redrive import redrive
 
-    info = _info(args)
+    info = _info(args, "dlq_url", "state_machine_arn")
     prefix = f"{info['stream_prefix']}/{args.stream_id}/" if args.stream_id else ""
     report = redrive(info, only=lambda letter: (letter.object_key or "").startswith(prefix))
     for key in report.redriven:
@@ -217,70 +313,88 @@ def cmd_redrive(args) -> int:
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m devstack", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = root.add_subparsers(dest="command", required=True)
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def state_dir_option(command):
+        command.add_argument(
+            "--state-dir", default=STATE_DIR, metavar="DIR",
+            help=f"the local stack's state folder (default {os.path.relpath(STATE_DIR)}; env DEVSTACK_STATE_DIR)",
+        )
 
     def aws_options(command):
-        command.add_argument("--aws", action="store_true", help="use a real deployment instead of the local stack")
-        command.add_argument("--bucket", help="livestream bucket (stack output livestream_bucket)")
-        command.add_argument("--stream-prefix", default="live")
-        command.add_argument("--table", help="stack output table_name")
-        command.add_argument("--dlq-url", help="stack output workflow_dlq_url")
-        command.add_argument("--state-machine-arn", help="stack output state_machine_arn")
+        state_dir_option(command)
+        group = command.add_argument_group("a real deployment instead of the local stack")
+        group.add_argument("--aws", action="store_true", help="use a real deployment (the shell's AWS credentials and region)")
+        group.add_argument("--bucket", help="livestream bucket (stack output livestream_bucket)")
+        group.add_argument("--stream-prefix", default="live", help="key prefix of segments (config streamPrefix; default live)")
+        group.add_argument("--table", help="results table (stack output table_name)")
+        group.add_argument("--dlq-url", help="workflow dead-letter queue (stack output workflow_dlq_url)")
+        group.add_argument("--state-machine-arn", help="stack output state_machine_arn")
 
     def stack_options(command):
+        state_dir_option(command)
         command.add_argument("--clips", type=int, default=1, help="clips per segment (config clips)")
         command.add_argument("--min-confidence", type=float, default=0.0, help="config minConfidence")
-        command.add_argument("--watch", nargs="*", default=[], help="labels to alert on (config watchActivities)")
+        command.add_argument("--watch", nargs="*", default=[], metavar="LABEL", help="labels to alert on (config watchActivities)")
         command.add_argument("--alert-threshold", type=float, default=0.5, help="config alertThreshold")
 
-    demo = commands.add_parser("demo", help="the whole pipeline on the sample video")
-    demo.add_argument("video", nargs="?", default="videos/bikes.mp4")
-    demo.add_argument("--stream-id", default="demo")
+    demo = commands.add_parser("demo", help="the whole pipeline on the sample video, then stop")
+    demo.add_argument("video", nargs="?", default="videos/bikes.mp4", help="video to stream (default videos/bikes.mp4)")
+    demo.add_argument("--stream-id", default="demo", help="stream folder the segments go to (default demo)")
     demo.add_argument("--loops", type=int, default=2, help="play the video 1+N times (3 segments for the 10 s sample)")
-    demo.add_argument("--realtime", action="store_true")
-    demo.add_argument("--plot", default=".devstack/timeline.png")
+    demo.add_argument("--realtime", action="store_true", help="upload at the video's pace (10 s per segment), like a live source")
+    demo.add_argument("--plot", default=".devstack/timeline.png", help="where to write the timeline picture")
     stack_options(demo)
     demo.set_defaults(clips=3)  # the demo shows the timeline inside each segment
     demo.set_defaults(run=cmd_demo)
 
-    up = commands.add_parser("up", help="start the local stack and keep it running")
+    up = commands.add_parser("up", help="start the local stack and keep it running (Ctrl-C or SIGTERM stops it)")
     stack_options(up)
     up.set_defaults(run=cmd_up)
 
     stream = commands.add_parser("stream", help="cut a video into HLS segments and upload them")
-    stream.add_argument("video")
-    stream.add_argument("--stream-id", required=True)
+    stream.add_argument("video", help="video file to cut (anything ffmpeg reads)")
+    stream.add_argument("--stream-id", required=True, help="stream folder under the prefix (the records' stream_id)")
     stream.add_argument("--realtime", action="store_true", help="upload at the video's pace, like a live source")
-    stream.add_argument("--loops", type=int, default=0)
+    stream.add_argument("--loops", type=int, default=0, help="play the video 1+N times")
     aws_options(stream)
     stream.set_defaults(run=cmd_stream)
 
-    backfill = commands.add_parser("backfill", help="push recorded files through the pipeline")
-    backfill.add_argument("paths", nargs="+")
-    backfill.add_argument("--concurrency", type=int, default=4)
+    backfill = commands.add_parser("backfill", help="push recorded files through the pipeline (one stream per file)")
+    backfill.add_argument("paths", nargs="+", metavar="FILE_OR_FOLDER",
+                          help="video files, or folders whose files are backfilled; non-videos are skipped with a message")
+    backfill.add_argument("--concurrency", type=int, default=4, help="segments in flight at most (default 4)")
     aws_options(backfill)
     backfill.set_defaults(run=cmd_backfill)
 
     results = commands.add_parser("results", help="a stream's timeline")
-    results.add_argument("--stream-id", required=True)
-    results.add_argument("--json", action="store_true")
+    results.add_argument("--stream-id", required=True, help="the stream (`streams` lists them)")
+    results.add_argument("--json", action="store_true", help="the records as JSON")
     results.add_argument("--clips", action="store_true", help="one row per clip inside each segment")
-    results.add_argument("--plot", help="write the timeline picture (PNG)")
-    results.add_argument("--watch", nargs="*", help="labels to mark on the picture")
+    results.add_argument("--plot", metavar="FILE.png", help="write the timeline picture (PNG)")
+    results.add_argument("--watch", nargs="*", metavar="LABEL", help="labels to mark on the picture")
     aws_options(results)
     results.set_defaults(run=cmd_results)
 
-    dlq = commands.add_parser("dlq", help="failed segments and their reasons")
-    dlq.add_argument("--json", action="store_true")
+    streams = commands.add_parser("streams", help="the streams that have records, with their record counts")
+    streams.add_argument("--json", action="store_true", help="as JSON")
+    aws_options(streams)
+    streams.set_defaults(run=cmd_streams)
+
+    dlq = commands.add_parser("dlq", help="failed segments and their reasons (the queue is left as it is)")
+    dlq.add_argument("--json", action="store_true", help="every dead letter as JSON, with its whole cause")
     aws_options(dlq)
     dlq.set_defaults(run=cmd_dlq)
 
     trace = commands.add_parser("trace", help="one execution's states, retries and errors")
-    trace.add_argument("execution_arn", nargs="?")
+    trace.add_argument("execution_arn", nargs="?", metavar="EXECUTION_ARN",
+                       help="the execution (default: the latest); `dlq --json` shows failed ones' ARNs")
     aws_options(trace)
     trace.set_defaults(run=cmd_trace)
-    alerts = commands.add_parser("alerts", help="ActivityDetected events for watched activities")
+
+    alerts = commands.add_parser("alerts", help="ActivityDetected events for watched activities (each shown once)")
     alerts.add_argument("--follow", action="store_true", help="keep printing alerts as they happen")
+    state_dir_option(alerts)
     alerts.set_defaults(run=cmd_alerts)
 
     redrive = commands.add_parser("redrive", help="send dead-lettered segments through the workflow again")
@@ -290,9 +404,46 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+def _one_line(error: BaseException) -> str:
+    """What went wrong, and what to do, in one line."""
+    if isinstance(error, DevstackError):
+        return str(error)
+    if isinstance(error, botocore.exceptions.NoCredentialsError):
+        return "no AWS credentials: with --aws, configure them (`aws configure` or AWS_* variables)"
+    if isinstance(error, botocore.exceptions.NoRegionError):
+        return "no AWS region: set AWS_REGION or run `aws configure`"
+    if isinstance(error, botocore.exceptions.EndpointConnectionError):
+        return (f"cannot reach {error.kwargs.get('endpoint_url')}: is the stack running? "
+                "(`python -m devstack up`, or check --aws and the region)")
+    if isinstance(error, botocore.exceptions.ClientError):
+        details = error.response.get("Error", {})
+        return f"{error.operation_name} failed: {details.get('Code')}: {details.get('Message')}"
+    if isinstance(error, botocore.exceptions.BotoCoreError):
+        return f"AWS call failed: {error}"
+    return f"{type(error).__name__}: {error}"
+
+
+_EXPECTED_ERRORS = (DevstackError, botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
+
+
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
-    return args.run(args)
+    try:
+        with stop_on_signals():
+            code = args.run(args)
+            sys.stdout.flush()  # inside the try: a closed pipe is reported here, not at exit
+            return code
+    except _EXPECTED_ERRORS as error:
+        print(f"error: {_one_line(error).splitlines()[0]}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # The reader went away (`results | head`): stop quietly, and keep Python's own
+        # flush at exit from raising again (the recipe in Python's signal docs).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

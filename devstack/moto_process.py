@@ -37,11 +37,23 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGHUP, stop)
+    owner = int(os.environ.get("DEVSTACK_OWNER_PID") or 0)
+    if owner:
+        threading.Thread(target=_watch_owner, args=(owner, stopped), daemon=True).start()
     stopped.wait()
     WORKERS.stop_all()
     ENDPOINTS.stop_all()
     server.stop()
     return 0
+
+
+def _watch_owner(owner: int, stopped: threading.Event) -> None:
+    """Stop when the ``up``/``demo`` process that started us is gone (even after ``kill -9``)."""
+    while not stopped.wait(1.0):
+        if os.getppid() != owner:
+            logging.getLogger("devstack").warning("owner process %s is gone: stopping", owner)
+            stopped.set()
 
 
 if __name__ == "__main__":

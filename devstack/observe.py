@@ -16,12 +16,19 @@ import boto3
 
 from contracts import records
 from contracts.dead_letters import DeadLetter
+from devstack.stack import LOCAL_CREDENTIALS
 
 
 def clients(info: dict[str, Any]):
+    """boto3 clients for the stack ``info`` describes.
+
+    The local stack (``endpoint_url`` set) is reached with its own dummy
+    credentials, whatever the shell holds; a deployment (``--aws``) with the
+    user's usual AWS credentials and region.
+    """
     kwargs = {"region_name": info["region"]}
     if info.get("endpoint_url"):
-        kwargs["endpoint_url"] = info["endpoint_url"]
+        kwargs.update(endpoint_url=info["endpoint_url"], **LOCAL_CREDENTIALS)
     return {name: boto3.client(name, **kwargs) for name in ("s3", "dynamodb", "sqs", "stepfunctions")}
 
 
@@ -43,6 +50,32 @@ def timeline(info: dict[str, Any], stream_id: str) -> list[dict[str, Any]]:
         start = page.get("LastEvaluatedKey")
         if not start:
             return items
+
+
+def stream_counts(info: dict[str, Any]) -> dict[str, int]:
+    """Every stream id with records, and how many (a ``Scan`` of the key attribute only)."""
+    dynamodb = clients(info)["dynamodb"]
+    counts: dict[str, int] = {}
+    start = None
+    while True:
+        kwargs = {
+            "TableName": info["table_name"],
+            "ProjectionExpression": "#pk",
+            "ExpressionAttributeNames": {"#pk": records.PARTITION_KEY},
+        }
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        page = dynamodb.scan(**kwargs)
+        for item in page["Items"]:
+            stream = item[records.PARTITION_KEY]["S"]
+            counts[stream] = counts.get(stream, 0) + 1
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return dict(sorted(counts.items()))
+
+
+def stream_ids(info: dict[str, Any]) -> list[str]:
+    return list(stream_counts(info))
 
 
 def clip_rows(record: dict[str, Any]) -> list[dict[str, Any]]:

@@ -3,13 +3,26 @@
 ``.devstack/stack.json`` records where everything is, for the other commands
 and for any tooling: ``endpoint_url``, ``region``, ``livestream_bucket``,
 ``stream_prefix``, ``table_name``, ``dlq_url``, ``events_dlq_url``,
-``state_machine_arn``, ``endpoint_name``, ``inference_url``.
+``state_machine_arn``, ``endpoint_name``, ``inference_url``, ``alert_bus_name``,
+``alerts_queue_url``, ``pid`` (the local AWS server) and ``owner_pid`` (the
+``up``/``demo`` process).
+
+One stack per state directory: ``start`` takes an exclusive lock on
+``<state dir>/stack.lock`` for the life of the owning process (the kernel drops
+it when that process ends, however it ends), so a second ``up`` or ``demo``
+refuses instead of overwriting a running stack, and a ``stack.json`` whose lock
+is free is known to be stale. The local AWS server and the inference servers it
+starts run in their own process group, which :meth:`LocalStack.stop` ends as a
+whole; the server also stops by itself when its owner disappears.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -20,38 +33,128 @@ import boto3
 import requests
 
 from devstack.bridges import MOTO_CONFIG, SETTINGS_ENV, STATE_DIR_ENV
+from devstack.errors import DevstackError, NoLocalStack, StackAlreadyRunning
 from devstack.ports import free_port
 from infra.settings import ROOT
 
-STATE_DIR = os.path.join(ROOT, ".devstack")
+#: The state directory: ``$DEVSTACK_STATE_DIR`` or ``.devstack`` in the repository.
+STATE_DIR = os.environ.get(STATE_DIR_ENV) or os.path.join(ROOT, ".devstack")
 STACK_FILE = "stack.json"
+LOCK_FILE = "stack.lock"
 REGION = "us-east-1"
+#: The local AWS accepts any credentials; clients of the local stack use these, never the user's.
+LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+#: The moto server stops when the process whose pid this names is gone.
+OWNER_PID_ENV = "DEVSTACK_OWNER_PID"
+MODEL_DIR = os.path.join(ROOT, "model", "artifacts")
+#: The keys of ``stack.json`` (README "The local stack" lists each).
+STACK_KEYS = (
+    "endpoint_url", "region", "livestream_bucket", "stream_prefix", "table_name", "dlq_url", "events_dlq_url",
+    "state_machine_arn", "endpoint_name", "inference_url", "alert_bus_name", "alerts_queue_url", "pid", "owner_pid",
+)
+
 
 
 def aws_env(endpoint_url: str) -> dict[str, str]:
     return {
         "AWS_ENDPOINT_URL": endpoint_url,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ACCESS_KEY_ID": LOCAL_CREDENTIALS["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": LOCAL_CREDENTIALS["aws_secret_access_key"],
         "AWS_DEFAULT_REGION": REGION,
     }
 
 
+def require_model(model_dir: str = MODEL_DIR) -> None:
+    """The local endpoint serves the exported model: say how to make one if it is missing."""
+    if not os.path.exists(os.path.join(model_dir, "model-0000.params")):
+        raise DevstackError(
+            f"no exported model in {os.path.relpath(model_dir, ROOT)}/: run `make model` "
+            "(random weights, works offline), or see README 'Model' for real weights"
+        )
+
+
+class StackLock:
+    """An exclusive lock on a state directory, held while a stack runs from it."""
+
+    def __init__(self, state_dir: str):
+        self.path = os.path.join(state_dir, LOCK_FILE)
+        self.handle = None
+
+    def acquire(self) -> None:
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        handle = open(self.path, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            owner = handle.read().strip() or "?"
+            handle.close()
+            raise StackAlreadyRunning(
+                f"a local stack is already running from {os.path.dirname(self.path)} (pid {owner}): "
+                "use it, or stop it first (Ctrl-C or `kill` on that pid)"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self.handle = handle
+
+    def release(self) -> None:
+        if self.handle:
+            fcntl.flock(self.handle, fcntl.LOCK_UN)
+            self.handle.close()
+            self.handle = None
+
+    def held_elsewhere(self) -> bool:
+        """Whether some process holds the lock (checked by taking it for an instant)."""
+        if not os.path.exists(self.path):
+            return False
+        with open(self.path, "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return False
+
+
+@contextlib.contextmanager
+def stop_on_signals(signals=(signal.SIGTERM, signal.SIGHUP)):
+    """Turn SIGTERM/SIGHUP into ``SystemExit`` so that ``finally`` blocks stop the stack."""
+
+    def handler(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    previous = {signum: signal.signal(signum, handler) for signum in signals}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
 def start_moto(state_dir: str, settings_file: str) -> tuple[subprocess.Popen, str]:
-    """moto's server with the bridges (``devstack.moto_process``) on a free port; returns it and its URL."""
+    """moto's server with the bridges (``devstack.moto_process``) on a free port; returns it and its URL.
+
+    It runs in its own process group (the inference servers it starts join it), and
+    stops by itself when the calling process is gone (``DEVSTACK_OWNER_PID``).
+    """
     port = free_port()
     endpoint_url = f"http://127.0.0.1:{port}"
     env = {**os.environ, **aws_env(endpoint_url), SETTINGS_ENV: settings_file, STATE_DIR_ENV: state_dir}
     env.pop("AWS_ENDPOINT_URL", None)  # moto itself must not point at itself for its own calls
     env["PYTHONPATH"] = ROOT
-    server_log = open(os.path.join(state_dir, "moto.log"), "ab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "devstack.moto_process", str(port)], cwd=ROOT, env=env, stdout=server_log, stderr=subprocess.STDOUT
-    )
+    env[OWNER_PID_ENV] = str(os.getpid())
+    server_log = os.path.join(state_dir, "moto.log")
+    with open(server_log, "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "devstack.moto_process", str(port)],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
 
     def configured() -> bool:  # the server answers once up; the bridges' moto config is set just after
         if process.poll() is not None:
-            raise SystemExit(f"moto exited with status {process.returncode}; see {server_log.name}")
+            raise DevstackError(f"the local AWS server exited with status {process.returncode}; see {server_log}")
         config = requests.get(endpoint_url + "/moto-api/config", timeout=1).json()
         return config.get("lambda") == MOTO_CONFIG["lambda"]
 
@@ -67,6 +170,7 @@ class LocalStack:
     overrides: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
     process: subprocess.Popen | None = None
+    lock: StackLock | None = None
 
     @property
     def settings_file(self) -> str:
@@ -83,7 +187,18 @@ class LocalStack:
             json.dump(current, handle)
 
     def start(self, log=print) -> dict[str, Any]:
-        os.makedirs(self.state_dir, exist_ok=True)
+        self.lock = StackLock(self.state_dir)
+        self.lock.acquire()
+        try:
+            return self._start(log)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, log) -> dict[str, Any]:
+        stack_file = os.path.join(self.state_dir, STACK_FILE)
+        if os.path.exists(stack_file):
+            os.remove(stack_file)  # stale: we hold the lock, so nothing runs from it
         with open(self.settings_file, "w") as handle:
             json.dump({}, handle)
         self.process, endpoint_url = start_moto(self.state_dir, self.settings_file)
@@ -96,7 +211,7 @@ class LocalStack:
         parts = summary(mocks)
         log(f"deployed the Pulumi program in {time.time() - started:.1f} s: {len(parts['created'])} resource types created, "
             f"recorded only: {', '.join(t.split(':')[-1] for t in parts['recorded_only']) or 'none'}")
-        sagemaker = boto3.client("sagemaker", endpoint_url=endpoint_url, region_name=REGION)
+        sagemaker = boto3.client("sagemaker", endpoint_url=endpoint_url, region_name=REGION, **LOCAL_CREDENTIALS)
         _wait(
             lambda: sagemaker.describe_endpoint(EndpointName=outputs["endpoint_name"])["EndpointStatus"] == "InService",
             180,
@@ -119,8 +234,9 @@ class LocalStack:
             "alert_bus_name": outputs.get("alert_bus_name"),
             "alerts_queue_url": alerts_queue_url,
             "pid": self.process.pid,
+            "owner_pid": os.getpid(),
         }
-        with open(os.path.join(self.state_dir, STACK_FILE), "w") as handle:
+        with open(stack_file, "w") as handle:
             json.dump(self.info, handle, indent=2)
         log(f"endpoint {outputs['endpoint_name']} in service at {inference_url}")
         return self.info
@@ -134,8 +250,8 @@ class LocalStack:
             return None
         from state_machine.definition import ALERT_DETAIL_TYPE, ALERT_SOURCE
 
-        sqs = boto3.client("sqs", endpoint_url=endpoint_url, region_name=REGION)
-        events = boto3.client("events", endpoint_url=endpoint_url, region_name=REGION)
+        sqs = boto3.client("sqs", endpoint_url=endpoint_url, region_name=REGION, **LOCAL_CREDENTIALS)
+        events = boto3.client("events", endpoint_url=endpoint_url, region_name=REGION, **LOCAL_CREDENTIALS)
         url = sqs.create_queue(QueueName="devstack-alerts")["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         events.put_rule(
@@ -147,12 +263,25 @@ class LocalStack:
         return url
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
+        """Stop the local AWS and every inference server (the whole process group), then unlock."""
+        if self.process:
+            group = self.process.pid  # start_new_session: the group id is the server's pid
+            _signal_group(group, signal.SIGTERM)
             try:
                 self.process.wait(20)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                pass
+            deadline = time.time() + 10
+            while _group_alive(group) and time.time() < deadline:
+                time.sleep(0.1)
+            _signal_group(group, signal.SIGKILL)
+            if self.process.poll() is None:
+                self.process.wait(5)
+        if self.lock and self.lock.handle:
+            stack_file = os.path.join(self.state_dir, STACK_FILE)
+            if os.path.exists(stack_file):
+                os.remove(stack_file)
+            self.lock.release()
         for variable in ("AWS_ENDPOINT_URL",):
             os.environ.pop(variable, None)
 
@@ -164,10 +293,30 @@ class LocalStack:
         self.stop()
 
 
-def load_stack(state_dir: str = STATE_DIR) -> dict[str, Any]:
+def _signal_group(group: int, signum: int) -> None:
+    try:
+        os.killpg(group, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+def load_stack(state_dir: str | None = None) -> dict[str, Any]:
+    """The running local stack's ``stack.json``; :class:`NoLocalStack` if none runs from ``state_dir``."""
+    state_dir = state_dir or STATE_DIR
     path = os.path.join(state_dir, STACK_FILE)
+    hint = "start one with `python -m devstack up` (or pass --aws for a deployment)"
     if not os.path.exists(path):
-        raise SystemExit(f"no local stack: {path} is missing; run `python -m devstack up` first")
+        raise NoLocalStack(f"no local stack running ({path} is missing): {hint}")
+    if not StackLock(state_dir).held_elsewhere():
+        raise NoLocalStack(f"no local stack running ({path} is left from a stack that stopped): {hint}")
     with open(path) as handle:
         return json.load(handle)
 

@@ -72,7 +72,7 @@ def test_backfill_with_bounded_concurrency(featured, segments, tmp_path):
         observe.wait_for_executions(info, expected[0])
 
     streams = cut_and_upload([str(recording)], s3, info["livestream_bucket"], info["stream_prefix"], concurrency=1,
-                             wait_for=wait_for, progress=False)
+                             wait_for=wait_for, progress=False).streams
     (stream_id,) = streams
     assert max(in_flight) == 1
     assert len(observe.timeline(info, stream_id)) == len(streams[stream_id]) == 1

@@ -26,9 +26,8 @@ def test_stack_json_keys_are_documented():
     from devstack import stack
 
     text = readme()
-    for key in ("endpoint_url", "region", "livestream_bucket", "stream_prefix", "table_name", "dlq_url",
-                "state_machine_arn", "inference_url"):
-        assert f"`{key}`" in text
+    for key in stack.STACK_KEYS:
+        assert f"`{key}`" in text, key
     assert "stack.json" in stack.__doc__
 
 
