@@ -14,7 +14,8 @@ Paths:
             sampling + VideoGroupValTransform + a plain SymbolBlock (MXNet defaults)
   (b) fp32  ours: OpenCV decoding from the last IDR before the clip + grab/retrieve, our transforms,
             hybridized MKLDNN block
-  (c) int8  ours with MXNet's quantize_net (MKLDNN), calibrated on the sample clips
+  (c) int8  ours, the model `python -m model export --precision int8 --calibrate` writes
+            (MXNet's quantize_net, oneDNN), calibrated on the benchmark's segments
 """
 
 from __future__ import annotations
@@ -24,11 +25,14 @@ import json
 import multiprocessing as mp
 import os
 import platform
+import shutil
 import statistics
 import sys
 import tempfile
 import time
 from typing import Any
+
+from inference.sampling import clip_frame_indices
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL_DIR = os.path.join(ROOT, "model", "artifacts")
@@ -72,31 +76,19 @@ def _seed_worker(connection, model_dir: str) -> None:
         connection.send({"seconds": time.perf_counter() - started, "top5": np.argsort(-probabilities)[:5].tolist()})
 
 
-def _our_worker(connection, model_dir: str, quantized: bool, calibration_paths: list[str]) -> None:
+def _our_worker(connection, model_dir: str, warm_path: str) -> None:
     import resource
 
-    import numpy as np
-
+    from inference.clips import ClipReader
     from inference.predictor import Predictor
-    from inference.sampling import clip_frame_indices
     from inference.service import InferenceService, Limits
-    from inference.transforms import Resize, i3d_eval_transform
     from inference.video import SegmentReader
 
-    resize, transform = Resize(340, 256), i3d_eval_transform(224)
-
-    def clip_of(path):
-        with SegmentReader(path) as reader:
-            (indices,) = clip_frame_indices(reader.facts.frame_count, CLIP_LENGTH, FRAME_STEP, 1)
-            frames = reader.read(indices, on_frame=resize.frame)
-        return transform(np.stack([frames[i] for i in indices]))
-
-    calibration = np.stack([clip_of(p) for p in calibration_paths]) if quantized else None
-    predictor = Predictor(model_dir, quantize_with=calibration)
+    predictor = Predictor(model_dir)
     service = InferenceService(model_dir, limits=Limits({"MAX_FRAME_PIXELS": str(4096 * 2160), "MAX_SEGMENT_SECONDS": "60"}),
                                predictor=predictor)
-    warm = clip_of(calibration_paths[0])
-    predictor.probabilities(warm)  # build the static graph before timing
+    reader = ClipReader(predictor.manifest)
+    predictor.probabilities(reader.read(warm_path).tensors[0])  # build the static graph before timing
     connection.send("ready")
     while True:
         message = connection.recv()
@@ -111,12 +103,12 @@ def _our_worker(connection, model_dir: str, quantized: bool, calibration_paths: 
             connection.send({"seconds": seconds, "top5": top5, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
         elif kind == "decode":
             started = time.perf_counter()
-            with SegmentReader(path) as reader:
-                (indices,) = clip_frame_indices(reader.facts.frame_count, CLIP_LENGTH, FRAME_STEP, 1)
-                reader.read(indices, on_frame=resize.frame)
+            with SegmentReader(path) as segment:
+                (indices,) = clip_frame_indices(segment.facts.frame_count, CLIP_LENGTH, FRAME_STEP, 1)
+                segment.read(indices, on_frame=reader.resize.frame)
             connection.send({"seconds": time.perf_counter() - started})
         elif kind == "forward":
-            clip = clip_of(path)
+            (clip,) = reader.read(path).tensors
             started = time.perf_counter()
             predictor.probabilities(clip)
             connection.send({"seconds": time.perf_counter() - started})
@@ -156,12 +148,30 @@ def cut_bench_segments(workdir: str) -> dict[str, str]:
     }
 
 
+def export_int8(model_dir: str, paths: list[str], workdir: str) -> str:
+    """The deployable int8 model, as ``python -m model export --precision int8 --calibrate`` writes it.
+
+    Calibrated on all but the last segment, checked on the last one (thresholds off:
+    this run measures speed; the agreement is reported, not enforced).
+    """
+    from model.quantize import quantize_model
+
+    clips_dir = os.path.join(workdir, "calibration")
+    os.makedirs(clips_dir)
+    for number, path in enumerate(paths):
+        shutil.copyfile(path, os.path.join(clips_dir, "%02d.ts" % number))
+    out = os.path.join(workdir, "int8")
+    quantize_model(model_dir, out, clips_dir, holdout_every=len(paths), min_top1_agreement=0.0, min_top5_overlap=0.0)
+    return out
+
+
 def machine() -> dict[str, Any]:
     return {
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "cores": os.cpu_count(),
         "usable_cores": len(os.sched_getaffinity(0)),
+        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
         "load_average": os.getloadavg(),
         "python": sys.version.split()[0],
     }
@@ -181,13 +191,14 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
         segments = cut_bench_segments(workdir)
         paths = list(segments.values())
+        int8_dir = export_int8(args.model_dir, paths, workdir)
         seed = _start(_seed_worker, (args.model_dir,), {"OMP_NUM_THREADS": None})
-        fp32 = _start(_our_worker, (args.model_dir, False, paths), {})
-        int8 = _start(_our_worker, (args.model_dir, True, paths), {})
+        fp32 = _start(_our_worker, (args.model_dir, paths[0]), {})
+        int8 = _start(_our_worker, (int8_dir, paths[0]), {})
         timings: dict[str, dict[str, list[float]]] = {name: {} for name in segments}
         agreement = {"top1": 0, "top5": 0, "n": 0}
         errors: dict[str, str] = {}
-        rss = 0.0
+        rss = rss_int8 = 0.0
         for round_ in range(args.rounds):
             for name, path in segments.items():
                 seed[1].send(path)
@@ -208,6 +219,7 @@ def main(argv=None) -> int:
                     if value is not None:
                         row.setdefault(key, []).append(value)
                 rss = max(rss, b["rss_mb"])
+                rss_int8 = max(rss_int8, c["rss_mb"])
                 if round_ == 0:
                     agreement["n"] += 1
                     agreement["top1"] += int(b["top5"][0] == c["top5"][0])
@@ -218,7 +230,8 @@ def main(argv=None) -> int:
             process.join(10)
     report = {"machine": machine(), "command": "python -m bench.inference --rounds %d" % args.rounds,
               "rounds": args.rounds, "segments": {}, "int8_agreement_with_fp32": agreement,
-              "serving_peak_rss_mb": round(rss, 1), "seed_errors": errors}
+              "serving_peak_rss_mb": round(rss, 1), "serving_peak_rss_mb_int8": round(rss_int8, 1), "seed_errors": errors,
+              "int8_export_report": json.load(open(os.path.join(int8_dir, "quantization.json")))}
     for name, row in timings.items():
         stats = {key: summarise(values) for key, values in row.items()}
         lower = stats["decode"]["median"] + stats["forward"]["median"]
@@ -242,7 +255,10 @@ def markdown(report: dict[str, Any]) -> str:
         "# Inference benchmark",
         "",
         f"Command: `{report['command']}` · machine: {m['processor']}, {m['usable_cores']} usable cores, "
-        f"load average at start {tuple(round(x, 2) for x in m['load_average'])}, Python {m['python']}, {m['platform']}.",
+        f"{m.get('memory_gb', '?')} GiB, load average at start {tuple(round(x, 2) for x in m['load_average'])}, "
+        f"Python {m['python']}, {m['platform']}.",
+        "The machine is shared with other work (see the load average): absolute times vary between runs; "
+        "the ratios, measured within one run on interleaved rounds, are what counts.",
         "Per segment: decode + sample + preprocess + forward of the centre clip (32 frames, step 2); download excluded.",
         f"{report['rounds']} interleaved rounds; seconds, median (min). Random weights (speed does not depend on them).",
         "",
@@ -265,7 +281,10 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"int8 vs fp32 on these {a['n']} clips: top-1 agreement {a['top1']}/{a['n']}, fp32 top-1 within int8 top-5 {a['top5']}/{a['n']} "
         "(random weights make near-uniform scores, so agreement here says little about a trained model).",
-        f"Peak RSS of the fp32 serving worker: {report['serving_peak_rss_mb']:.0f} MB.",
+        f"Peak RSS of the serving worker: fp32 {report['serving_peak_rss_mb']:.0f} MB, int8 {report['serving_peak_rss_mb_int8']:.0f} MB.",
+        f"The int8 model is the one `python -m model export --precision int8 --calibrate` writes (calibrated on the first "
+        f"{report['int8_export_report']['calibration_clips']} segments, held-out top-1 agreement "
+        f"{report['int8_export_report']['top1_agreement']:.2f}).",
         "",
     ]
     return "\n".join(lines)

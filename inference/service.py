@@ -14,11 +14,10 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from inference import errors
+from inference.clips import ClipReader
 from inference.predictor import Predictor
 from inference.s3source import S3Source
-from inference.sampling import clip_frame_indices, short_video_note
-from inference.transforms import Resize, i3d_eval_transform
-from inference.video import SegmentReader
+from inference.sampling import short_video_note
 
 NO_CONFIDENT_ACTIVITY = "no_confident_activity"
 MAX_CLIPS = 10
@@ -50,11 +49,8 @@ class InferenceService:
         self.limits = limits or Limits()
         self.predictor = predictor or Predictor(model_dir)
         manifest = self.predictor.manifest
-        self.clip_length = int(manifest.get("clip_length", 32))
-        self.frame_step = int(manifest.get("frame_step", 2))
-        width, height = manifest.get("resize", [340, 256])
-        self.resize = Resize(width, height)
-        self.transform = i3d_eval_transform(int(manifest.get("input_size", 224)))
+        self.clip_reader = ClipReader(manifest)
+        self.clip_length, self.frame_step = self.clip_reader.clip_length, self.clip_reader.frame_step
         self.source = S3Source(self.limits.allowed_buckets, self.limits.max_bytes)
         # The network's static memory plan is not re-entrant: one forward at a time,
         # while downloads and decoding of other requests go on in parallel.
@@ -95,27 +91,17 @@ class InferenceService:
         """Decode, sample, score a local file (what :meth:`handle` does after the download)."""
         downloaded = time.perf_counter()
         started = downloaded if started is None else started
-        with SegmentReader(path) as reader:
-            facts = reader.facts
-            self._check_limits(facts)
-            frame_count = facts.frame_count
-            clips = clip_frame_indices(max(frame_count, 1), self.clip_length, self.frame_step, num_clips)
-            try:
-                frames = reader.read([i for clip in clips for i in clip], on_frame=self.resize.frame)
-            except EOFError:
-                # The container's frame count was an estimate: count, then sample again.
-                frame_count = reader.count_frames()
-                if frame_count == 0:
-                    raise errors.InferenceError(errors.NOT_A_VIDEO, "the segment has no decodable frames", 422)
-                clips = clip_frame_indices(frame_count, self.clip_length, self.frame_step, num_clips)
-                frames = reader.read([i for clip in clips for i in clip], on_frame=self.resize.frame)
+        try:
+            read = self.clip_reader.read(path, num_clips, check=self._check_limits)
+        except EOFError:
+            raise errors.InferenceError(errors.NOT_A_VIDEO, "the segment has no decodable frames", 422)
+        facts, frame_count, clips = read.facts, read.frame_count, read.indices
         decoded = time.perf_counter()
         note = short_video_note(frame_count, self.clip_length, self.frame_step)
         per_clip: List[Dict[str, Any]] = []
         probabilities = []
         forward_s = 0.0
-        for indices in clips:
-            tensor = self.transform(np.stack([frames[i] for i in indices]))
+        for indices, tensor in zip(clips, read.tensors):
             with self._forward_lock:
                 tick = time.perf_counter()
                 scores = self.predictor.probabilities(tensor)

@@ -87,6 +87,7 @@ def export(source: str, out_dir: str, params_dir: Optional[str] = None, name: Op
         "input_size": INPUT_SIZE,
         "resize": [340, 256],
         "sampling": "center",
+        "precision": "fp32",
         "params_sha256": sha256_of(os.path.join(out_dir, PARAMS_FILE)),
         "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
     }

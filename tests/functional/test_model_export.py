@@ -44,3 +44,54 @@ def test_unknown_source_lists_choices(tmp_path):
 
     with pytest.raises(ValueError, match="gluoncv, params, random"):
         export("zoo", str(tmp_path))
+
+
+@pytest.fixture(scope="module")
+def calibration_dir(segments, tmp_path_factory):
+    """Three short segments: with --holdout-every 3, two calibrate and one is held out."""
+    import shutil
+
+    folder = tmp_path_factory.mktemp("clips")
+    for name, source in (("a.ts", segments["bikes"][0]), ("b.ts", segments["bunny"][0]), ("c.ts", segments["bikes_720p"][0])):
+        shutil.copyfile(source, folder / name)
+    (folder / "notes.txt").write_text("not a video: ignored")
+    return str(folder)
+
+
+def test_int8_export_writes_the_model_and_its_agreement_report(tmp_path, model_dir, calibration_dir, capsys):
+    from inference.clips import ClipReader
+    from inference.predictor import Predictor
+    from model.__main__ import main
+
+    out = tmp_path / "int8"
+    code = main(["export", "--source", "params", "--params-dir", model_dir, "--out", str(out),
+                 "--precision", "int8", "--calibrate", calibration_dir, "--holdout-every", "3"])
+    assert code == 0, capsys.readouterr().err
+    manifest = json.loads((out / "manifest.json").read_text())
+    report = json.loads((out / "quantization.json").read_text())
+    assert manifest["precision"] == "int8" and manifest["quantization"] == report
+    assert report["calibration_videos"] == ["a.ts", "b.ts"] and report["held_out_videos"] == ["c.ts"]
+    assert report["top1_agreement"] >= report["thresholds"]["min_top1_agreement"] == 0.9
+    assert report["top5_overlap"] >= report["thresholds"]["min_top5_overlap"] == 0.8
+
+    int8 = Predictor(str(out))
+    assert int8.quantized and int8.identity["quantized"] and str(int8.context) == "cpu(0)"
+    (clip,) = ClipReader(int8.manifest).read(os.path.join(calibration_dir, "c.ts")).tensors
+    fp32_best = np.argmax(Predictor(model_dir).probabilities(clip))
+    assert np.argmax(int8.probabilities(clip)) == fp32_best  # the held-out clip, as the report says
+
+
+def test_int8_export_below_the_threshold_writes_nothing(tmp_path, model_dir, calibration_dir, monkeypatch, capsys):
+    from model import quantize
+    from model.__main__ import main
+
+    monkeypatch.setattr(quantize, "agreement", lambda fp32, int8: {"top1_agreement": 0.5, "top5_overlap": 0.6})
+    out = tmp_path / "int8"
+    code = main(["export", "--source", "params", "--params-dir", model_dir, "--out", str(out),
+                 "--precision", "int8", "--calibrate", calibration_dir, "--holdout-every", "3"])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "top-1 agreement with fp32 0.50 is below the threshold 0.90 (--min-top1-agreement)" in captured.err
+    assert "top-5 overlap with fp32 0.60 is below the threshold 0.80 (--min-top5-overlap)" in captured.err
+    assert json.loads(captured.out)["held_out_videos"] == ["c.ts"]
+    assert not out.exists()
