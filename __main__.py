@@ -11,7 +11,7 @@ import pulumi_aws as aws
 from infra import archives
 from infra.alerts import Alerts, AlertsArgs
 from infra.live_source import LiveSource, LiveSourceArgs
-from infra.model_endpoint import ModelEndpoint, ModelEndpointArgs, default_inference_image
+from infra.model_endpoint import SERVERLESS_MODE, ModelEndpoint, ModelEndpointArgs, default_inference_image
 from infra.naming import physical_name
 from infra.observability import Observability, ObservabilityArgs
 from infra.results import Results, ResultsArgs
@@ -66,7 +66,8 @@ model_endpoint = ModelEndpoint(
         artifacts_bucket=storage.artifacts_bucket,
         livestream_bucket=storage.livestream_bucket,
         stream_prefix=settings.stream_prefix,
-        image_uri=settings.inference_image or default_inference_image(region, partition.dns_suffix),
+        image_uri=settings.inference_image
+        or default_inference_image(region, settings.endpoint_instance_type, partition.dns_suffix),
         instance_type=settings.endpoint_instance_type,
         initial_instance_count=settings.endpoint_initial_count,
         min_capacity=settings.autoscaling_min_capacity,
@@ -76,6 +77,9 @@ model_endpoint = ModelEndpoint(
         region=region,
         partition=partition.partition,
         log_retention_days=settings.log_retention_days,
+        mode=settings.endpoint_mode,
+        serverless_memory_mb=settings.serverless_memory_mb,
+        serverless_max_concurrency=settings.serverless_max_concurrency,
         environment={
             "ALLOWED_BUCKETS": name(f"livestream-{account_id}-{region}", "s3_bucket"),
             "MAX_SEGMENT_BYTES": str(settings.max_segment_bytes),
@@ -99,6 +103,8 @@ tuning = WorkflowTuning(
     clips=settings.clips,
     min_confidence=settings.min_confidence,
 )
+if settings.endpoint_mode == SERVERLESS_MODE:
+    tuning = tuning.for_serverless()
 workflow = Workflow(
     "workflow",
     WorkflowArgs(

@@ -1,5 +1,11 @@
 """Model and endpoint: model.tar.gz, the SageMaker Model, endpoint configuration, endpoint, autoscaling.
 
+Two modes (config ``endpointMode``): ``instance`` (instances that bill per hour,
+scaled by Application Auto Scaling on invocations per instance) and
+``serverless`` (a SageMaker Serverless endpoint: ``ServerlessConfig`` with memory
+and max concurrency on the variant, billed per use, no autoscaling resources,
+CPU only).
+
 The Model and EndpointConfiguration are auto-named by Pulumi. Changing the
 model (a new ``model.tar.gz``) replaces both; Pulumi creates the replacements
 first, then updates the endpoint to the new configuration (SageMaker switches
@@ -72,18 +78,48 @@ DLC_ACCOUNTS = {
     "us-west-1": "763104351884",
     "us-west-2": "763104351884",
 }
-MXNET_INFERENCE_TAG = "mxnet-inference:1.9.0-cpu-py38"
+#: AWS's MXNet 1.9 inference images, Python 3.8 (aws/deep-learning-containers, available_images.md).
+MXNET_INFERENCE_TAGS = {"cpu": "mxnet-inference:1.9.0-cpu-py38", "gpu": "mxnet-inference:1.9.0-gpu-py38"}
+MXNET_INFERENCE_TAG = MXNET_INFERENCE_TAGS["cpu"]
+#: SageMaker hosting instance families with NVIDIA GPUs: they get the GPU image.
+GPU_INSTANCE_FAMILIES = ("ml.p2", "ml.p3", "ml.p4d", "ml.p4de", "ml.p5", "ml.g4dn", "ml.g5", "ml.g6", "ml.g6e")
+#: Accelerators AWS's MXNet image cannot use (they need a Neuron-compiled model).
+NEURON_INSTANCE_FAMILIES = ("ml.inf1", "ml.inf2", "ml.trn1")
 VARIANT_PREFIX = "AllTraffic"
+INSTANCE_MODE, SERVERLESS_MODE = "instance", "serverless"
+#: SageMaker Serverless limits (memory in 1 GB steps, concurrency per endpoint).
+SERVERLESS_MEMORY_MB = (1024, 2048, 3072, 4096, 5120, 6144)
+SERVERLESS_MAX_CONCURRENCY = 200
 
 
-def default_inference_image(region: str, dns_suffix: str = "amazonaws.com") -> str:
-    """AWS's MXNet 1.9 CPU inference image (Python 3.8) for ``region``; ``dns_suffix`` is the partition's."""
+def instance_family(instance_type: str) -> str:
+    """``ml.g4dn.xlarge`` -> ``ml.g4dn``."""
+    parts = instance_type.split(".")
+    if len(parts) != 3 or parts[0] != "ml":
+        raise ValueError(f"{instance_type!r} is not a SageMaker instance type (ml.<family>.<size>)")
+    return ".".join(parts[:2])
+
+
+def is_gpu_instance(instance_type: str) -> bool:
+    family = instance_family(instance_type)
+    if family in NEURON_INSTANCE_FAMILIES:
+        raise ValueError(
+            f"{instance_type} runs Inferentia/Trainium accelerators, which AWS's MXNet image cannot use; "
+            "choose a CPU (ml.c5, ml.m5 ...) or GPU (ml.g4dn, ml.g5, ml.p3 ...) instance type"
+        )
+    return family in GPU_INSTANCE_FAMILIES
+
+
+def default_inference_image(region: str, instance_type: str, dns_suffix: str = "amazonaws.com") -> str:
+    """AWS's MXNet 1.9 inference image (Python 3.8) for ``region``, the GPU one on GPU instance types;
+    ``dns_suffix`` is the partition's."""
     if region not in DLC_ACCOUNTS:
         raise ValueError(
             f"no AWS Deep Learning Container registry is known for region {region!r} "
             f"(known: {', '.join(sorted(DLC_ACCOUNTS))}); set the stack config inferenceImage to an image URI"
         )
-    return f"{DLC_ACCOUNTS[region]}.dkr.ecr.{region}.{dns_suffix}/{MXNET_INFERENCE_TAG}"
+    tag = MXNET_INFERENCE_TAGS["gpu" if is_gpu_instance(instance_type) else "cpu"]
+    return f"{DLC_ACCOUNTS[region]}.dkr.ecr.{region}.{dns_suffix}/{tag}"
 
 
 def variant_name(instance_type: str) -> str:
@@ -119,6 +155,10 @@ class ModelEndpointArgs:
     partition: pulumi.Input[str]
     log_retention_days: int
     environment: dict[str, str] = field(default_factory=dict)
+    #: ``instance`` or ``serverless``; with ``serverless`` the instance and autoscaling fields are unused.
+    mode: str = INSTANCE_MODE
+    serverless_memory_mb: int = 6144
+    serverless_max_concurrency: int = 5
 
 
 class ModelEndpoint(pulumi.ComponentResource):
@@ -191,17 +231,19 @@ class ModelEndpoint(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role_policy]),
         )
-        self.variant_name = variant_name(args.instance_type)
+        self.variant_name = variant_name(SERVERLESS_MODE if args.mode == SERVERLESS_MODE else args.instance_type)
+        variant: dict = {"variant_name": self.variant_name, "model_name": self.model.name}
+        if args.mode == SERVERLESS_MODE:
+            variant["serverless_config"] = {
+                "memory_size_in_mb": args.serverless_memory_mb,
+                "max_concurrency": args.serverless_max_concurrency,
+            }
+        else:
+            variant["instance_type"] = args.instance_type
+            variant["initial_instance_count"] = args.initial_instance_count
         self.endpoint_configuration = aws.sagemaker.EndpointConfiguration(
             f"{name}-config",
-            production_variants=[
-                {
-                    "variant_name": self.variant_name,
-                    "model_name": self.model.name,
-                    "instance_type": args.instance_type,
-                    "initial_instance_count": args.initial_instance_count,
-                }
-            ],
+            production_variants=[variant],
             opts=child,
         )
         self.endpoint = aws.sagemaker.Endpoint(
@@ -210,6 +252,12 @@ class ModelEndpoint(pulumi.ComponentResource):
             endpoint_config_name=self.endpoint_configuration.name,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.log_group, self.role_policy]),
         )
+        self.scaling_target = self.scaling_policy = None
+        if args.mode == SERVERLESS_MODE:  # SageMaker scales a serverless endpoint itself
+            self.register_outputs(
+                {"endpoint_name": self.endpoint.name, "model_name": self.model.name, "variant_name": self.variant_name}
+            )
+            return
         resource_id = pulumi.Output.concat("endpoint/", self.endpoint.name, "/variant/", self.variant_name)
         self.scaling_target = aws.appautoscaling.Target(
             f"{name}-scaling-target",

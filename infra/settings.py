@@ -75,6 +75,10 @@ class Settings:
     lambda_runtime: str = "python3.12"
     powertools_layer_arn: str = ""
     fast_retries: bool = False
+    # Defaults only in Pulumi.yaml (the callers pass the merged config).
+    endpoint_mode: str = field(kw_only=True)
+    serverless_memory_mb: int = field(kw_only=True)
+    serverless_max_concurrency: int = field(kw_only=True)
 
     @classmethod
     def from_config(cls, config) -> "Settings":
@@ -107,3 +111,16 @@ class Settings:
             raise ValueError("need 1 <= autoscalingMinCapacity <= autoscalingMaxCapacity")
         if not 1 <= self.clips <= 10:
             raise ValueError("clips must be between 1 and 10")
+        from infra.model_endpoint import (
+            INSTANCE_MODE, SERVERLESS_MAX_CONCURRENCY, SERVERLESS_MEMORY_MB, SERVERLESS_MODE, is_gpu_instance,
+        )
+
+        if self.endpoint_mode not in (INSTANCE_MODE, SERVERLESS_MODE):
+            raise ValueError(f"endpointMode must be {INSTANCE_MODE!r} or {SERVERLESS_MODE!r}, not {self.endpoint_mode!r}")
+        if self.endpoint_mode == SERVERLESS_MODE:
+            if self.serverless_memory_mb not in SERVERLESS_MEMORY_MB:
+                raise ValueError(f"serverlessMemoryMb must be one of {SERVERLESS_MEMORY_MB} (SageMaker Serverless)")
+            if not 1 <= self.serverless_max_concurrency <= SERVERLESS_MAX_CONCURRENCY:
+                raise ValueError(f"serverlessMaxConcurrency must be between 1 and {SERVERLESS_MAX_CONCURRENCY}")
+            if is_gpu_instance(self.endpoint_instance_type):
+                raise ValueError("endpointMode serverless has no GPU: leave endpointInstanceType a CPU type or use instance mode")

@@ -158,6 +158,13 @@ class WorkflowTuning:
         sqs = (1 + self.dead_letter_retry.max_attempts) * quick + self.dead_letter_retry.worst_case_wait_seconds()
         return lambda_ + endpoint + dynamodb + sqs
 
+    def for_serverless(self) -> "WorkflowTuning":
+        """A serverless endpoint's cold start: ``ModelNotReady`` and 5xx retried longer (5, 10, 20 s).
+
+        Within Express's five minutes with the other defaults (a test checks ``worst_case_seconds``).
+        """
+        return dataclasses.replace(self, endpoint_transient=Retry(interval_seconds=5, max_attempts=3, max_delay_seconds=20))
+
     def with_fast_retries(self) -> "WorkflowTuning":
         """The same retriers with 1 s intervals and short caps, for the local stack's tests."""
         fast = lambda r: dataclasses.replace(r, interval_seconds=1, backoff_rate=1.0, max_delay_seconds=1 if r.max_delay_seconds else None)  # noqa: E731

@@ -316,10 +316,10 @@ def test_every_arn_follows_the_partition(model_dir):
 def test_an_unknown_region_is_a_clear_error_unless_an_image_is_given():
     from infra.model_endpoint import DLC_ACCOUNTS, default_inference_image
 
-    assert default_inference_image("ap-northeast-3").startswith("364406365360.dkr.ecr.ap-northeast-3.amazonaws.com/")
+    assert default_inference_image("ap-northeast-3", "ml.c5.xlarge").startswith("364406365360.dkr.ecr.ap-northeast-3.amazonaws.com/")
     assert len(DLC_ACCOUNTS) >= 35
     with pytest.raises(ValueError, match="inferenceImage"):
-        default_inference_image("xx-nowhere-1")
+        default_inference_image("xx-nowhere-1", "ml.c5.xlarge")
 
 
 def test_alarm_and_alert_topics_use_customer_managed_keys_granting_their_publisher(model_dir):
@@ -380,3 +380,86 @@ def test_instance_type_change_replaces_the_scalable_target_around_the_endpoint_u
     # The alarms follow the variant.
     alarm = lambda mocks: next(a for a in mocks.of_type("aws:cloudwatch/metricAlarm:MetricAlarm") if a.inputs["metricName"] == "ModelLatency")  # noqa: E731
     assert alarm(after).inputs["dimensions"]["VariantName"] == "AllTraffic-ml-c5-2xlarge"
+
+
+@pytest.mark.parametrize(
+    "instance_type,processor",
+    [("ml.c5.xlarge", "cpu"), ("ml.m5.2xlarge", "cpu"), ("ml.g4dn.2xlarge", "gpu"), ("ml.g5.xlarge", "gpu"),
+     ("ml.p3.2xlarge", "gpu"), ("ml.g6.xlarge", "gpu"), ("ml.p4d.24xlarge", "gpu")],
+)
+def test_instance_type_selects_the_cpu_or_gpu_image_for_the_region(instance_type, processor):
+    from infra.model_endpoint import default_inference_image
+
+    assert default_inference_image("eu-west-1", instance_type) == (
+        f"763104351884.dkr.ecr.eu-west-1.amazonaws.com/mxnet-inference:1.9.0-{processor}-py38"
+    )
+    assert default_inference_image("af-south-1", instance_type).startswith("626614931356.dkr.ecr.af-south-1.")
+
+
+@pytest.mark.parametrize("instance_type", ["ml.inf1.xlarge", "ml.inf2.xlarge", "ml.trn1.2xlarge", "c5.xlarge"])
+def test_instance_types_without_an_mxnet_image_are_refused(instance_type):
+    from infra.model_endpoint import default_inference_image
+
+    with pytest.raises(ValueError, match=instance_type):
+        default_inference_image("us-east-1", instance_type)
+
+
+def test_gpu_instance_type_deploys_the_gpu_image(model_dir):
+    mocks, _ = deploy("dev", model_dir, endpointInstanceType="ml.g4dn.xlarge")
+    container = mocks.one("aws:sagemaker/model:Model").inputs["primaryContainer"]
+    assert container["image"] == "763104351884.dkr.ecr.us-east-1.amazonaws.com/mxnet-inference:1.9.0-gpu-py38"
+    statements = json.loads(mocks.one("aws:iam/rolePolicy:RolePolicy", "inference-policy").inputs["policy"])["Statement"]
+    pulls = [s for s in statements if "ecr:BatchGetImage" in s["Action"]]
+    assert pulls[0]["Resource"] == ["arn:aws:ecr:us-east-1:763104351884:repository/mxnet-inference"]
+
+
+def test_serverless_mode_declares_serverless_config_and_no_autoscaling(model_dir):
+    from state_machine.definition import EXPRESS_LIMIT_SECONDS, WorkflowTuning
+
+    mocks, _ = deploy("dev", model_dir, endpointMode="serverless", serverlessMemoryMb=4096, serverlessMaxConcurrency=3)
+    (variant,) = mocks.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration").inputs["productionVariants"]
+    assert variant["serverlessConfig"] == {"memorySizeInMb": 4096, "maxConcurrency": 3}
+    assert "instanceType" not in variant and "initialInstanceCount" not in variant
+    assert not mocks.of_type("aws:appautoscaling/target:Target") and not mocks.of_type("aws:appautoscaling/policy:Policy")
+    assert mocks.one("aws:sagemaker/model:Model").inputs["primaryContainer"]["image"].endswith("mxnet-inference:1.9.0-cpu-py38")
+    # The cold start is retried longer, and the whole execution still fits in Express's limit.
+    definition = json.loads(mocks.one("aws:sfn/stateMachine:StateMachine").inputs["definition"])
+    retriers = definition["States"]["DetectActivity"]["Retry"]
+    (cold_start,) = [r for r in retriers if "SageMakerRuntime.ModelNotReadyException" in r["ErrorEquals"]]
+    serverless = WorkflowTuning().for_serverless()
+    assert cold_start == serverless.endpoint_transient.to_asl(cold_start["ErrorEquals"])
+    assert serverless.endpoint_transient.worst_case_wait_seconds() > WorkflowTuning().endpoint_transient.worst_case_wait_seconds()
+    assert serverless.worst_case_seconds() <= EXPRESS_LIMIT_SECONDS
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [({"endpointMode": "burst"}, "endpointMode must be"),
+     ({"endpointMode": "serverless", "serverlessMemoryMb": 8192}, "serverlessMemoryMb must be one of"),
+     ({"endpointMode": "serverless", "serverlessMaxConcurrency": 0}, "serverlessMaxConcurrency must be between 1 and 200"),
+     ({"endpointMode": "serverless", "endpointInstanceType": "ml.g5.xlarge"}, "serverless has no GPU")],
+)
+def test_endpoint_mode_settings_are_checked(overrides, message):
+    from infra.settings import Settings, stack_config
+
+    class Config:
+        def __init__(self, values):
+            self.values = {k.split(":", 1)[1]: v for k, v in values.items()}
+
+        def get(self, key):
+            return self.values.get(key)
+
+        def get_int(self, key):
+            return None if key not in self.values else int(self.values[key])
+
+        def get_bool(self, key):
+            return None if key not in self.values else self.values[key] == "true"
+
+        def get_float(self, key):
+            return None if key not in self.values else float(self.values[key])
+
+        def get_object(self, key):
+            return None if key not in self.values else json.loads(self.values[key])
+
+    with pytest.raises(ValueError, match=message):
+        Settings.from_config(Config(stack_config("dev", overrides=overrides)))
