@@ -1,7 +1,7 @@
 """Every resource the program declares, as the AWS API requests that create it, against botocore's API models.
 
 The mocks accept anything; AWS does not. For the ``dev`` and ``prod`` stacks, and
-``dev`` with a watch list and with an alert e-mail, each declared resource is
+``dev`` with a watch list, with an alert e-mail and as a serverless endpoint, each declared resource is
 mapped to its API requests (``devstack.api_params``: pulumi-aws input names ->
 API member names) and checked against the operation's input shape in
 ``botocore/data/<service>/<date>/service-2.json``: required members, unknown
@@ -26,6 +26,7 @@ VARIANTS = {
     "prod": ("prod", {}),
     "dev-watch-list": ("dev", {"watchActivities": ["Skiing", "Biking"], "alertThreshold": 0.7}),
     "dev-alert-email": ("dev", {"alertEmail": "ops@example.com", "watchActivities": ["Skiing"]}),
+    "dev-serverless": ("dev", {"endpointMode": "serverless", "serverlessMemoryMb": 4096, "serverlessMaxConcurrency": 3}),
 }
 
 
