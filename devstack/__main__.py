@@ -7,6 +7,7 @@
     python -m devstack results --stream-id ID [--json] [--clips] [--plot FILE.png]
     python -m devstack dlq [--json]
     python -m devstack trace [EXECUTION_ARN]
+    python -m devstack executions [--last N] [--json]
     python -m devstack redrive [--stream-id ID]
     python -m devstack alerts [--follow]
     python -m devstack streams
@@ -283,6 +284,21 @@ def cmd_trace(args) -> int:
     return 0
 
 
+def cmd_executions(args) -> int:
+    """The state machine's executions, from its log group (as on AWS, where Express has no ListExecutions)."""
+    info = _info(args, "state_machine_arn")
+    found = observe.executions(info)[-args.last:]
+    if args.json:
+        print(observe.as_json(found))
+        return 0
+    print(f"{'started (UTC)':<19}  {'status':<9} {'seconds':>7}  name / error")
+    for e in found:
+        seconds = f"{e['duration_s']:.2f}" if e["duration_s"] is not None else "-"
+        error = f"  {e['error']}" if e.get("error") else ""
+        print(f"{e['startDate']:%Y-%m-%d %H:%M:%S}  {e['status']:<9} {seconds:>7}  {e['name']}{error}")
+    return 0
+
+
 def cmd_alerts(args) -> int:
     info = _info(args)
     if not info.get("alerts_queue_url"):
@@ -391,6 +407,12 @@ def parser() -> argparse.ArgumentParser:
                        help="the execution (default: the latest); `dlq --json` shows failed ones' ARNs")
     aws_options(trace)
     trace.set_defaults(run=cmd_trace)
+
+    executions = commands.add_parser("executions", help="executions with status and duration (from the log group)")
+    executions.add_argument("--last", type=int, default=20, help="how many of the latest to show")
+    executions.add_argument("--json", action="store_true")
+    aws_options(executions)
+    executions.set_defaults(run=cmd_executions)
 
     alerts = commands.add_parser("alerts", help="ActivityDetected events for watched activities (each shown once)")
     alerts.add_argument("--follow", action="store_true", help="keep printing alerts as they happen")

@@ -1,21 +1,23 @@
 """Looking at results: a stream's timeline, the dead-letter queue, one execution's trace.
 
 Works against the local stack (``.devstack/stack.json``) or, given the same
-keys, a real deployment (the trace there comes from the state machine's
-CloudWatch log group, as the console does for Express workflows).
+keys, a real deployment. Executions and their traces come from the state
+machine's CloudWatch Logs log group on both sides (Express workflows have no
+ListExecutions or GetExecutionHistory; see ``devstack.executions``).
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
 
 from contracts import records
 from contracts.dead_letters import DeadLetter
+from devstack import executions as executions_log
 from devstack.stack import LOCAL_CREDENTIALS
 
 
@@ -29,7 +31,7 @@ def clients(info: dict[str, Any]):
     kwargs = {"region_name": info["region"]}
     if info.get("endpoint_url"):
         kwargs.update(endpoint_url=info["endpoint_url"], **LOCAL_CREDENTIALS)
-    return {name: boto3.client(name, **kwargs) for name in ("s3", "dynamodb", "sqs", "stepfunctions")}
+    return {name: boto3.client(name, **kwargs) for name in ("s3", "dynamodb", "sqs", "stepfunctions", "logs")}
 
 
 def timeline(info: dict[str, Any], stream_id: str) -> list[dict[str, Any]]:
@@ -136,18 +138,26 @@ def dead_letters(info: dict[str, Any], queue_url: str | None = None) -> list[Dea
     return list(seen.values())
 
 
-def executions(info: dict[str, Any]) -> list[dict[str, Any]]:
-    sfn = clients(info)["stepfunctions"]
-    found, token = [], None
-    while True:
-        kwargs = {"stateMachineArn": info["state_machine_arn"], "maxResults": 1000}
-        if token:
-            kwargs["nextToken"] = token
-        page = sfn.list_executions(**kwargs)
-        found.extend(page["executions"])
-        token = page.get("nextToken")
-        if not token:
-            return found
+def _log_group(info: dict[str, Any]) -> str:
+    if not info.get("state_machine_log_group"):
+        info["state_machine_log_group"] = executions_log.log_group_of(clients(info)["stepfunctions"], info["state_machine_arn"])
+    return info["state_machine_log_group"]
+
+
+def executions(info: dict[str, Any], since: datetime.datetime | None = None) -> list[dict[str, Any]]:
+    """Executions from the state machine's log group (Express workflows have no ListExecutions), oldest first.
+
+    Each as a dict with ``executionArn``, ``name``, ``status``, ``startDate``, ``stopDate``
+    and ``duration_s``; see :mod:`devstack.executions` for the typed API.
+    """
+    found = executions_log.list_executions(clients(info)["logs"], _log_group(info), since)
+    return [
+        {
+            "executionArn": e.execution_arn, "name": e.name, "status": e.status, "startDate": e.start,
+            "stopDate": e.stop, "duration_s": e.duration_s, "error": e.error, "cause": e.cause,
+        }
+        for e in found
+    ]
 
 
 def wait_for_executions(info: dict[str, Any], expected: int, timeout_s: float = 600) -> list[dict[str, Any]]:
@@ -161,45 +171,19 @@ def wait_for_executions(info: dict[str, Any], expected: int, timeout_s: float = 
     raise TimeoutError(f"{expected} executions did not finish within {timeout_s:.0f} s")
 
 
-@dataclass
-class StepTrace:
-    state: str
-    entered_s: float
-    duration_s: float
-    attempts: int
-    errors: list[str]
-    outcome: str
+#: One state of an execution's trace (kept under its old name for callers).
+StepTrace = executions_log.Step
 
 
 def trace(info: dict[str, Any], execution_arn: str) -> tuple[dict[str, Any], list[StepTrace]]:
-    """An execution's states with durations, attempts (retries) and errors, from its history."""
-    sfn = clients(info)["stepfunctions"]
-    execution = sfn.describe_execution(executionArn=execution_arn)
-    events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
-    start = events[0]["timestamp"] if events else execution["startDate"]
-    steps: list[StepTrace] = []
-    current: StepTrace | None = None
-    entered = None
-    for event in events:
-        kind = event["type"]
-        if kind.endswith("StateEntered"):
-            details = event["stateEnteredEventDetails"]
-            entered = event["timestamp"]
-            current = StepTrace(details["name"], (entered - start).total_seconds(), 0.0, 0, [], "entered")
-        elif current and kind == "TaskScheduled":
-            current.attempts += 1
-        elif current and kind in ("TaskFailed", "TaskTimedOut"):
-            details = event.get("taskFailedEventDetails") or event.get("taskTimedOutEventDetails") or {}
-            current.errors.append(details.get("error", kind))
-        elif current and kind.endswith("StateExited"):
-            current.duration_s = (event["timestamp"] - entered).total_seconds()
-            current.outcome = "failed" if current.errors and current.state.endswith("Failed") else "ok"
-            steps.append(current)
-            current = None
-        elif kind in ("ExecutionFailed", "ExecutionSucceeded", "ExecutionTimedOut") and current:
-            current.outcome = kind
-            steps.append(current)
-            current = None
+    """An execution's states with durations, attempts (retries) and errors, from its log events."""
+    summary, steps = executions_log.execution_steps(
+        clients(info)["logs"], _log_group(info), execution_arn, local=bool(info.get("endpoint_url"))
+    )
+    execution = {
+        "executionArn": summary.execution_arn, "name": summary.name, "status": summary.status,
+        "startDate": summary.start, "stopDate": summary.stop, "error": summary.error, "cause": summary.cause,
+    }
     return execution, steps
 
 
