@@ -20,15 +20,25 @@ from enum import Enum
 class RejectionReason(str, Enum):
     """Machine-readable reasons for a rejected segment (the DLQ message carries one)."""
 
-    NOT_A_SEGMENT = "NOT_A_SEGMENT"  # suffix is not .ts
-    OUTSIDE_PREFIX = "OUTSIDE_PREFIX"  # key is not under the stream prefix
+    NOT_A_SEGMENT = "NOT_A_SEGMENT"  # suffix is not .ts (in any case), and not a playlist
+    OUTSIDE_PREFIX = "OUTSIDE_PREFIX"  # key is not under the stream prefix, or has no stream folder
+    BAD_STREAM_ID = "BAD_STREAM_ID"  # the stream folder has an empty, "." or ".." path segment
     NO_SEQUENCE = "NO_SEQUENCE"  # file name carries no sequence number
+    SEQUENCE_TOO_LARGE = "SEQUENCE_TOO_LARGE"  # more than MAX_SEQUENCE_DIGITS digits
     TOO_SMALL = "TOO_SMALL"  # fewer bytes than one MPEG-TS packet run
     TOO_LARGE = "TOO_LARGE"  # more bytes than the configured maximum
     NOT_MPEG_TS = "NOT_MPEG_TS"  # sync bytes missing at 188-byte boundaries
     OBJECT_MISSING = "OBJECT_MISSING"  # deleted before it was processed
     MALFORMED_EVENT = "MALFORMED_EVENT"  # not an S3 Object Created event
 
+
+#: Segment file suffix, compared case-insensitively (``seg_1.TS`` is a segment).
+SEGMENT_SUFFIX = ".ts"
+#: Playlists under the prefix are not segments: they end at once, with no record and no dead letter.
+PLAYLIST_SUFFIXES = (".m3u8", ".M3U8")
+#: The longest sequence number accepted: 12 digits of 10-second segments is 317,000 years of
+#: stream, and keeps ``sequence x segment seconds`` exact in a float and in a DynamoDB Number.
+MAX_SEQUENCE_DIGITS = 12
 
 #: Name of the error the validation Lambda raises; the state machine catches it.
 SEGMENT_REJECTED_ERROR = "SegmentRejected"

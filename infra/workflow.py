@@ -14,13 +14,18 @@ from state_machine.permissions import required_permissions
 
 
 def rule_event_pattern(bucket_name: str, stream_prefix: str) -> dict:
-    """Object Created events for ``<prefix>/....ts`` in the livestream bucket only."""
+    """Object Created events for every key under ``<prefix>/`` in the livestream bucket.
+
+    Every object under the prefix must end as a record or a dead letter (``seg_1.TS``,
+    ``notes.txt`` included), so the rule does not filter on the suffix; playlists end
+    at the workflow's first state (EventBridge patterns cannot AND two conditions on one field).
+    """
     return {
         "source": ["aws.s3"],
         "detail-type": ["Object Created"],
         "detail": {
             "bucket": {"name": [bucket_name]},
-            "object": {"key": [{"wildcard": f"{stream_prefix.strip('/')}/*.ts"}]},
+            "object": {"key": [{"prefix": f"{stream_prefix.strip('/')}/"}]},
         },
     }
 
@@ -196,7 +201,7 @@ class Workflow(pulumi.ComponentResource):
         # --- EventBridge: S3 Object Created -> StartExecution ------------------------------
         self.rule = aws.cloudwatch.EventRule(
             f"{name}-segment-uploaded",
-            description="A .ts segment was uploaded under the stream prefix",
+            description="An object was uploaded under the stream prefix",
             event_pattern=args.livestream_bucket.bucket.apply(
                 lambda bucket: json.dumps(rule_event_pattern(bucket, args.stream_prefix))
             ),

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contracts import dead_letters, records
-from contracts.segments import Segment
+from contracts.segments import PLAYLIST_SUFFIXES, Segment
 
 ENDPOINT_THROTTLING_ERRORS = ("SageMakerRuntime.ThrottlingException",)
 #: The service's base exception: every error the API model does not list (see the module docstring).
@@ -69,6 +69,8 @@ DUPLICATE_ERROR = "DynamoDB.ConditionalCheckFailedException"
 #: An Express workflow is stopped after five minutes.
 EXPRESS_LIMIT_SECONDS = 300
 
+STATE_IS_PLAYLIST = "IsPlaylist"
+STATE_PLAYLIST = "PlaylistIgnored"
 STATE_VALIDATE = "ValidateSegment"
 STATE_BUILD_REQUEST = "BuildRequest"
 STATE_DETECT = "DetectActivity"
@@ -223,6 +225,25 @@ def _segment_selector() -> dict[str, str]:
 def build_definition(targets: WorkflowTargets, tuning: WorkflowTuning = WorkflowTuning()) -> dict[str, Any]:
     """The workflow's definition, as a dict (``json.dumps`` it for the API)."""
     states: dict[str, Any] = {}
+    # The rule sends every object under the prefix (EventBridge cannot say "under the prefix
+    # AND not a playlist"), so that each ends as a record or a dead letter; playlists end here.
+    object_key = "$.detail.object.key"
+    states[STATE_IS_PLAYLIST] = {
+        "Type": "Choice",
+        "Comment": "A playlist (.m3u8) is not a segment: end at once, no record, no dead letter.",
+        "Choices": [
+            {
+                "And": [
+                    {"Variable": object_key, "IsPresent": True},
+                    {"Variable": object_key, "IsString": True},
+                    {"Or": [{"Variable": object_key, "StringMatches": f"*{suffix}"} for suffix in PLAYLIST_SUFFIXES]},
+                ],
+                "Next": STATE_PLAYLIST,
+            }
+        ],
+        "Default": STATE_VALIDATE,
+    }
+    states[STATE_PLAYLIST] = {"Type": "Succeed", "Comment": "The playlist names segments; each has its own execution."}
     states[STATE_VALIDATE] = {
         "Type": "Task",
         "Comment": "Check the uploaded object is an MPEG-TS segment under the stream prefix.",
@@ -308,7 +329,7 @@ def build_definition(targets: WorkflowTargets, tuning: WorkflowTuning = Workflow
     }
     return {
         "Comment": "Activity detection on one uploaded HLS segment.",
-        "StartAt": STATE_VALIDATE,
+        "StartAt": STATE_IS_PLAYLIST,
         "TimeoutSeconds": EXPRESS_LIMIT_SECONDS,
         "States": states,
     }

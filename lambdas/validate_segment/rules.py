@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from contracts import mpegts
-from contracts.segments import RejectionReason
+from contracts.segments import MAX_SEQUENCE_DIGITS, SEGMENT_SUFFIX, RejectionReason
 
 #: Packets checked at the start of the object (a ranged GET of this many bytes).
 TS_PACKETS_CHECKED = 5
@@ -39,10 +39,13 @@ def parse_key(key: str, stream_prefix: str) -> SegmentKey:
 
     ``live/cam 1/seg_00042.ts`` under prefix ``live`` is stream ``cam 1``,
     sequence 42. The key is used exactly as stored (spaces, ``+`` and non-ASCII
-    characters are ordinary characters here).
+    characters are ordinary characters here); the ``.ts`` suffix may be in any
+    case. A stream folder with an empty, ``.`` or ``..`` path segment is refused
+    (``BAD_STREAM_ID``) rather than guessed at: such keys are typos or path tricks,
+    and S3 keeps them distinct from the key they look like.
     """
-    if not key.endswith(".ts"):
-        raise SegmentRejected(RejectionReason.NOT_A_SEGMENT, f"{key!r} does not end in .ts")
+    if not key.lower().endswith(SEGMENT_SUFFIX):
+        raise SegmentRejected(RejectionReason.NOT_A_SEGMENT, f"{key!r} does not end in {SEGMENT_SUFFIX}")
     prefix = stream_prefix.strip("/")
     if prefix and not key.startswith(prefix + "/"):
         raise SegmentRejected(RejectionReason.OUTSIDE_PREFIX, f"{key!r} is not under {prefix + '/'!r}")
@@ -52,10 +55,22 @@ def parse_key(key: str, stream_prefix: str) -> SegmentKey:
         raise SegmentRejected(
             RejectionReason.OUTSIDE_PREFIX, f"{key!r} has no stream folder: expected {prefix}/<stream id>/<name>.ts"
         )
-    match = _SEQUENCE.search(name[: -len(".ts")])
+    parts = relative.split("/")[:-1]
+    if any(part in ("", ".", "..") for part in parts):
+        raise SegmentRejected(
+            RejectionReason.BAD_STREAM_ID,
+            f"{key!r}: the stream folder {'/'.join(parts)!r} has an empty, '.' or '..' path segment",
+        )
+    match = _SEQUENCE.search(name[: -len(SEGMENT_SUFFIX)])
     if not match:
         raise SegmentRejected(RejectionReason.NO_SEQUENCE, f"{name!r} carries no sequence number")
-    return SegmentKey(stream_id=folder, sequence=int(match.group(1)))
+    digits = match.group(1).lstrip("0") or "0"
+    if len(digits) > MAX_SEQUENCE_DIGITS:
+        raise SegmentRejected(
+            RejectionReason.SEQUENCE_TOO_LARGE,
+            f"{name[:40]!r}...: a sequence of {len(digits)} digits (at most {MAX_SEQUENCE_DIGITS})",
+        )
+    return SegmentKey(stream_id="/".join(parts), sequence=int(digits))
 
 
 def check_size(size: int, max_bytes: int) -> None:

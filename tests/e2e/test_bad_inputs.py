@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
+from devstack import observe
 from videos.samples import cut_segments, sample_path
 
 pytestmark = pytest.mark.slow
@@ -42,6 +43,12 @@ def made(tmp_path_factory, segments):
         "huge_resolution": cut_segments(bikes, str(base / "huge"), scale="2560:1440", duration_s=1)[0],
         "odd_key": real,
         "outside_prefix": real,
+        "upper_case_suffix": real,
+        "not_a_segment": real,
+        "empty_folder": real,
+        "dot_folder": real,
+        "dot_dot_folder": real,
+        "huge_sequence": real,
     }
     for name, path in paths.items():
         files[name] = open(path, "rb").read()
@@ -69,7 +76,13 @@ UPLOAD_CASES = {
     "huge_resolution": ("DLQ", "RESOLUTION_TOO_LARGE"),
     "odd_key": ("record", ""),
     "outside_prefix": ("no execution", ""),
-    "playlist": ("no execution", ""),
+    "playlist": ("ignored", ""),
+    "upper_case_suffix": ("record", ""),
+    "not_a_segment": ("DLQ", "NOT_A_SEGMENT"),
+    "empty_folder": ("DLQ", "BAD_STREAM_ID"),
+    "dot_folder": ("DLQ", "BAD_STREAM_ID"),
+    "dot_dot_folder": ("DLQ", "BAD_STREAM_ID"),
+    "huge_sequence": ("DLQ", "SEQUENCE_TOO_LARGE"),
 }
 
 
@@ -88,8 +101,18 @@ def key_for(pipeline, case: str) -> tuple[str, str]:
         return stream, f"{pipeline.info['stream_prefix']}/{stream}/séquence 00001.ts"
     if case == "outside_prefix":
         return stream, f"elsewhere/{stream}/segment_00001.ts"
-    if case == "playlist":
-        return stream, f"{pipeline.info['stream_prefix']}/{stream}/index.m3u8"
+    prefix = pipeline.info["stream_prefix"]
+    odd = {
+        "playlist": f"{prefix}/{stream}/index.m3u8",
+        "upper_case_suffix": f"{prefix}/{stream}/SEGMENT_00001.TS",
+        "not_a_segment": f"{prefix}/{stream}/notes.txt",
+        "empty_folder": f"{prefix}/{stream}//segment_00001.ts",
+        "dot_folder": f"{prefix}/{stream}/./segment_00001.ts",
+        "dot_dot_folder": f"{prefix}/{stream}/../segment_00001.ts",
+        "huge_sequence": f"{prefix}/{stream}/segment_{'9' * 980}.ts",
+    }
+    if case in odd:
+        return stream, odd[case]
     return stream, f"{pipeline.info['stream_prefix']}/{stream}/segment_00001.ts"
 
 
@@ -103,6 +126,11 @@ def test_upload_outcome(pipeline, made, case):
         return
     (execution,) = pipeline.wait(before)
     records, letters = pipeline.records(stream), pipeline.dead_letters_for(key)
+    if outcome == "ignored":
+        assert execution["status"] == "SUCCEEDED" and records == [] and letters == []
+        _, steps = observe.trace(pipeline.info, execution["executionArn"])
+        assert [step.state for step in steps] == ["IsPlaylist", "PlaylistIgnored"]
+        return
     if outcome == "record":
         assert execution["status"] == "SUCCEEDED", letters
         assert len(records) == 1 and not letters

@@ -89,10 +89,13 @@ def test_same_event_twice_writes_one_item(pipeline, segments):
     assert len(pipeline.records(stream)) == 1
 
 
-def test_playlist_starts_no_execution(pipeline):
-    _, key = pipeline.stream_key("index.m3u8")
-    before = pipeline.upload(key, body=b"#EXTM3U\n#EXT-X-VERSION:3\n")
-    assert pipeline.settle() == before
+def test_playlist_ends_at_once_with_no_record_and_no_dead_letter(pipeline):
+    stream, key = pipeline.stream_key("index.m3u8")
+    (execution,) = pipeline.wait(pipeline.upload(key, body=b"#EXTM3U\n#EXT-X-VERSION:3\n"))
+    assert execution["status"] == "SUCCEEDED"
+    _, steps = observe.trace(pipeline.info, execution["executionArn"])
+    assert [step.state for step in steps] == ["IsPlaylist", "PlaylistIgnored"]
+    assert pipeline.records(stream) == [] and pipeline.dead_letters_for(key) == []
 
 
 def test_key_outside_prefix_starts_no_execution(pipeline, segments):

@@ -75,7 +75,7 @@ def test_rule_matches_ts_uploads_under_prefix_and_targets_workflow(dev):
     pattern = json.loads(rule.inputs["eventPattern"])
     assert pattern["source"] == ["aws.s3"] and pattern["detail-type"] == ["Object Created"]
     assert pattern["detail"]["bucket"]["name"] == [outputs["livestream_bucket"]]
-    assert pattern["detail"]["object"]["key"] == [{"wildcard": "live/*.ts"}]
+    assert pattern["detail"]["object"]["key"] == [{"prefix": "live/"}]
     target = mocks.one("aws:cloudwatch/eventTarget:EventTarget", "start-workflow")
     assert target.inputs["arn"] == outputs["state_machine_arn"]
     assert target.inputs["roleArn"].endswith(":role/activity-detection-dev-events")

@@ -16,6 +16,9 @@ from lambdas.validate_segment.rules import SegmentRejected, check_mpeg_ts, check
         ("live/café/séquence_3.ts", "café", 3),  # non-ASCII
         ("live/site/east/seg_00001.ts", "site/east", 1),  # nested stream ids
         ("live/cam/v2_take_0005.ts", "cam", 5),  # the last run of digits
+        ("live/cam/seg_00001.TS", "cam", 1),  # the suffix in any case
+        ("live/cam/seg_000000000000000000042.ts", "cam", 42),  # leading zeros do not count
+        ("live/cam/seg_999999999999.ts", "cam", 999_999_999_999),  # 12 digits
     ],
 )
 def test_parse_key(key, stream, sequence):
@@ -30,6 +33,14 @@ def test_parse_key(key, stream, sequence):
         ("other/cam/seg_1.ts", RejectionReason.OUTSIDE_PREFIX),
         ("live/seg_1.ts", RejectionReason.OUTSIDE_PREFIX),
         ("live/cam/segment.ts", RejectionReason.NO_SEQUENCE),
+        ("live/cam/notes.txt", RejectionReason.NOT_A_SEGMENT),
+        ("live//seg_00001.ts", RejectionReason.BAD_STREAM_ID),
+        ("live/./seg_00001.ts", RejectionReason.BAD_STREAM_ID),
+        ("live/../seg_00001.ts", RejectionReason.BAD_STREAM_ID),
+        ("live/cam/../seg_00001.ts", RejectionReason.BAD_STREAM_ID),
+        ("live/cam//seg_00001.ts", RejectionReason.BAD_STREAM_ID),
+        ("live/cam/seg_1000000000000.ts", RejectionReason.SEQUENCE_TOO_LARGE),
+        ("live/cam/seg_" + "9" * 980 + ".ts", RejectionReason.SEQUENCE_TOO_LARGE),
     ],
 )
 def test_parse_key_rejects(key, reason):
