@@ -92,7 +92,7 @@ def clip_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
 def format_timeline(items: list[dict[str, Any]], by_clip: bool = False) -> str:
     lines = [f"{'segment':>7}  {'time':>15}  {'label':<24} {'probability':>11}"]
     for item in items:
-        start, end = float(item["start_seconds"]), float(item["start_seconds"]) + float(item["duration_seconds"])
+        start, end = float(item["start_seconds"]), float(item["start_seconds"]) + segment_seconds(item)
         lines.append(f"{item['segment_seq']:>7}  {_clock(start):>7}-{_clock(end):<7}  {item['label']:<24} {item['probability']:>11.4f}")
         if by_clip:
             for clip in clip_rows(item):
@@ -102,6 +102,13 @@ def format_timeline(items: list[dict[str, Any]], by_clip: bool = False) -> str:
     if any(item.get("random_weights") for item in items):
         lines.append("(random weights: these labels are meaningless; see README 'Model')")
     return "\n".join(lines)
+
+
+def segment_seconds(item: dict[str, Any]) -> float:
+    """How long the segment really is: the decoded video's duration when the record has it, else the nominal length."""
+    video = item.get("video") or {}
+    actual = video.get("duration_s") if isinstance(video, dict) else None
+    return float(actual) if actual else float(item["duration_seconds"])
 
 
 def _clock(seconds: float) -> str:
@@ -201,9 +208,10 @@ def format_trace(execution: dict[str, Any], steps: list[StepTrace]) -> str:
 def format_dead_letters(letters: list[DeadLetter]) -> str:
     if not letters:
         return "dead-letter queue is empty"
-    lines = [f"{'reason':<22} {'state':<16} key"]
+    width = max(len("reason"), *(len(letter.reason) for letter in letters))  # reasons are never cut
+    lines = [f"{'reason':<{width}} {'state':<16} key"]
     for letter in letters:
-        lines.append(f"{letter.reason:<22} {letter.failed_state:<16} {letter.object_key}")
+        lines.append(f"{letter.reason:<{width}} {letter.failed_state:<16} {letter.object_key}")
     return "\n".join(lines)
 
 

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contracts import dead_letters, records
+from contracts.invoke_endpoint import BUSY_CAUSE_PATTERN
 from contracts.segments import PLAYLIST_SUFFIXES, Segment
 
 ENDPOINT_THROTTLING_ERRORS = ("SageMakerRuntime.ThrottlingException",)
@@ -65,6 +66,8 @@ DYNAMODB_TRANSIENT_ERRORS = (
     "DynamoDB.InternalServerErrorException",
 )
 DUPLICATE_ERROR = "DynamoDB.ConditionalCheckFailedException"
+#: What every non-2xx answer of the container becomes (the busy refusal included: see contracts.invoke_endpoint).
+ENDPOINT_MODEL_ERROR = "SageMakerRuntime.ModelErrorException"
 
 #: An Express workflow is stopped after five minutes.
 EXPRESS_LIMIT_SECONDS = 300
@@ -74,6 +77,10 @@ STATE_PLAYLIST = "PlaylistIgnored"
 STATE_VALIDATE = "ValidateSegment"
 STATE_BUILD_REQUEST = "BuildRequest"
 STATE_DETECT = "DetectActivity"
+STATE_INIT_BUSY = "StartBusyCount"
+STATE_IS_BUSY = "IsEndpointBusy"
+STATE_COUNT_BUSY = "CountBusyRetry"
+STATE_WAIT_BUSY = "WaitWhileBusy"
 STATE_RECORD = "RecordDetection"
 STATE_WATCHED = "IsWatchedActivity"
 STATE_ALERT = "PublishAlert"
@@ -118,13 +125,18 @@ class WorkflowTuning:
     """Timeouts, retries and request options; the stack config sets them."""
 
     endpoint_timeout_seconds: int = 40
-    endpoint_throttling: Retry = Retry(interval_seconds=1, max_attempts=5, max_delay_seconds=16)
+    endpoint_throttling: Retry = Retry(interval_seconds=1, max_attempts=3, max_delay_seconds=16)
     endpoint_unmodelled: Retry = Retry(interval_seconds=1, max_attempts=2, max_delay_seconds=16)
     endpoint_transient: Retry = Retry(interval_seconds=2, max_attempts=2, max_delay_seconds=16)
-    endpoint_timeout_retry: Retry = Retry(interval_seconds=1, max_attempts=1)
-    lambda_timeout_seconds: int = 10
+    #: No retry after a timeout: the first request may still be running (a retry would be a
+    #: second copy of the work); the endpoint refuses at once what it cannot serve in time (busy).
+    endpoint_timeout_retry: Retry = Retry(interval_seconds=1, max_attempts=0)
+    #: Waits before each new attempt while the endpoint answers busy: three quarters of each are
+    #: certain, the last quarter random (jitter), so that retries spread out but the budget is used.
+    endpoint_busy_waits: tuple[int, ...] = (2, 4, 8, 16, 24, 24, 24)
+    lambda_timeout_seconds: int = 8
     lambda_retry: Retry = Retry(interval_seconds=1, max_attempts=2)
-    dynamodb_retry: Retry = Retry(interval_seconds=1, max_attempts=4, max_delay_seconds=8)
+    dynamodb_retry: Retry = Retry(interval_seconds=1, max_attempts=3, max_delay_seconds=8)
     dead_letter_retry: Retry = Retry(interval_seconds=1, max_attempts=3)
     top_k: int = 5
     clips: int = 1
@@ -132,6 +144,8 @@ class WorkflowTuning:
 
     #: Time allowed for a call that fails with an error response (not a timeout).
     ERROR_RESPONSE_SECONDS = 5
+    #: Time allowed for the endpoint's busy refusal (the container answers at once, before any work).
+    BUSY_RESPONSE_SECONDS = 2
 
     def worst_case_seconds(self) -> float:
         """Upper bound of one execution's duration, to compare with Express's 5 minutes.
@@ -141,7 +155,8 @@ class WorkflowTuning:
         :data:`ERROR_RESPONSE_SECONDS`; every retrier sleeps its longest.
         """
         quick = self.ERROR_RESPONSE_SECONDS
-        endpoint = (
+        busy = len(self.endpoint_busy_waits) * self.BUSY_RESPONSE_SECONDS + sum(self.endpoint_busy_waits)
+        endpoint = busy + (
             (1 + self.endpoint_timeout_retry.max_attempts) * self.endpoint_timeout_seconds
             + (
                 self.endpoint_throttling.max_attempts
@@ -176,6 +191,7 @@ class WorkflowTuning:
             endpoint_unmodelled=fast(self.endpoint_unmodelled),
             endpoint_transient=fast(self.endpoint_transient),
             endpoint_timeout_retry=fast(self.endpoint_timeout_retry),
+            # Not the busy waits: they wait for capacity, not for a fault to pass.
             lambda_retry=fast(self.lambda_retry),
             dynamodb_retry=fast(self.dynamodb_retry),
             dead_letter_retry=fast(self.dead_letter_retry),
@@ -266,6 +282,13 @@ def build_definition(targets: WorkflowTargets, tuning: WorkflowTuning = Workflow
             "min_confidence": tuning.min_confidence,
         },
         "ResultPath": "$.request",
+        "Next": STATE_INIT_BUSY,
+    }
+    states[STATE_INIT_BUSY] = {
+        "Type": "Pass",
+        "Comment": "No busy answer from the endpoint yet.",
+        "Result": {"attempt": 0},
+        "ResultPath": "$.busy",
         "Next": STATE_DETECT,
     }
     states[STATE_DETECT] = {
@@ -285,11 +308,15 @@ def build_definition(targets: WorkflowTargets, tuning: WorkflowTuning = Workflow
             tuning.endpoint_throttling.to_asl(ENDPOINT_THROTTLING_ERRORS),
             tuning.endpoint_unmodelled.to_asl(ENDPOINT_UNMODELLED_ERRORS),
             tuning.endpoint_transient.to_asl(ENDPOINT_TRANSIENT_ERRORS),
-            tuning.endpoint_timeout_retry.to_asl(["States.Timeout"]),
+            *([tuning.endpoint_timeout_retry.to_asl(["States.Timeout"])] if tuning.endpoint_timeout_retry.max_attempts else []),
         ],
-        "Catch": _catch_to_dead_letter(STATE_DETECT),
+        "Catch": [
+            {"ErrorEquals": [ENDPOINT_MODEL_ERROR], "ResultPath": "$.failure", "Next": STATE_IS_BUSY},
+            *_catch_to_dead_letter(STATE_DETECT),
+        ],
         "Next": STATE_RECORD,
     }
+    states.update(_busy_states(tuning))
     after_record = STATE_WATCHED if targets.watch_activities and targets.alert_bus_name else STATE_RECORDED
     states[STATE_RECORD] = {
         "Type": "Task",
@@ -332,6 +359,53 @@ def build_definition(targets: WorkflowTargets, tuning: WorkflowTuning = Workflow
         "StartAt": STATE_IS_PLAYLIST,
         "TimeoutSeconds": EXPRESS_LIMIT_SECONDS,
         "States": states,
+    }
+
+
+def _busy_states(tuning: WorkflowTuning) -> dict[str, Any]:
+    """Back off while the endpoint refuses for lack of capacity (its busy ModelError), then ask again.
+
+    A Retry cannot do this: it matches error names only, and the busy refusal shares
+    ``ModelError`` with permanent refusals; the cause tells them apart
+    (:data:`contracts.invoke_endpoint.BUSY_CAUSE_PATTERN`).
+    """
+    waits = tuning.endpoint_busy_waits
+    certain = ", ".join(str(max(1, w * 3 // 4)) for w in waits)
+    fulls = ", ".join(str(w + 1) for w in waits)  # MathRandom's end is exclusive
+    return {
+        STATE_IS_BUSY: {
+            "Type": "Choice",
+            "Comment": "Busy (the endpoint's queue is full) and retries left: wait and ask again; any other ModelError: DLQ.",
+            "Choices": [
+                {
+                    "And": [
+                        {"Variable": "$.failure.Cause", "StringMatches": BUSY_CAUSE_PATTERN},
+                        {"Variable": "$.busy.attempt", "NumericLessThan": len(waits)},
+                    ],
+                    "Next": STATE_COUNT_BUSY,
+                }
+            ],
+            "Default": f"{STATE_DETECT}Failed",
+        },
+        STATE_COUNT_BUSY: {
+            "Type": "Pass",
+            "Comment": "Count the busy answer and draw the wait: the attempt's wait, its last quarter at random.",
+            "Parameters": {
+                "attempt.$": "States.MathAdd($.busy.attempt, 1)",
+                "wait_seconds.$": (
+                    f"States.MathRandom(States.ArrayGetItem(States.Array({certain}), $.busy.attempt), "
+                    f"States.ArrayGetItem(States.Array({fulls}), $.busy.attempt))"
+                ),
+            },
+            "ResultPath": "$.busy",
+            "Next": STATE_WAIT_BUSY,
+        },
+        STATE_WAIT_BUSY: {
+            "Type": "Wait",
+            "Comment": "Let the endpoint work through its queue.",
+            "SecondsPath": "$.busy.wait_seconds",
+            "Next": STATE_DETECT,
+        },
     }
 
 

@@ -42,8 +42,42 @@ def test_detect_retries_throttling_under_both_names_with_jitter(definition):
     assert 0 < unmodelled["MaxAttempts"] < throttling["MaxAttempts"] and unmodelled["JitterStrategy"] == "FULL"
     transient = {e for r in retriers for e in r["ErrorEquals"]}
     assert {"SageMakerRuntime.ServiceUnavailableException", "SageMakerRuntime.ModelNotReadyException",
-            "SageMakerRuntime.InternalFailureException", "States.Timeout"} <= transient
+            "SageMakerRuntime.InternalFailureException"} <= transient
+    # A timed-out request may still run: no retry sends a second copy (the busy loop handles overload).
+    assert "States.Timeout" not in transient
     assert definition["States"][sm.STATE_DETECT]["TimeoutSeconds"] > 0
+
+
+def test_busy_model_error_waits_and_asks_again_within_a_bound(definition):
+    from contracts.invoke_endpoint import BUSY_CAUSE_PATTERN
+
+    states = definition["States"]
+    catchers = states[sm.STATE_DETECT]["Catch"]
+    assert catchers[0] == {"ErrorEquals": ["SageMakerRuntime.ModelErrorException"], "ResultPath": "$.failure",
+                           "Next": sm.STATE_IS_BUSY}
+    assert catchers[-1]["ErrorEquals"] == ["States.ALL"] and catchers[-1]["Next"] == "DetectActivityFailed"
+    (choice,) = states[sm.STATE_IS_BUSY]["Choices"]
+    cause, bound = choice["And"]
+    assert cause == {"Variable": "$.failure.Cause", "StringMatches": BUSY_CAUSE_PATTERN}
+    assert bound["NumericLessThan"] == len(sm.WorkflowTuning().endpoint_busy_waits)
+    assert states[sm.STATE_IS_BUSY]["Default"] == "DetectActivityFailed"  # any other ModelError: DLQ
+    assert states[sm.STATE_WAIT_BUSY]["Next"] == sm.STATE_DETECT
+    # The counter starts at 0 on the way in, so every execution gets the whole busy budget.
+    assert states[sm.STATE_BUILD_REQUEST]["Next"] == sm.STATE_INIT_BUSY
+    assert states[sm.STATE_INIT_BUSY]["Result"] == {"attempt": 0}
+
+
+def test_busy_pattern_matches_the_cause_sagemaker_gives_and_nothing_else():
+    from fnmatch import fnmatchcase
+
+    from contracts.invoke_endpoint import BUSY_CAUSE_PATTERN, relay
+
+    busy = relay(503, '{"code": 503, "type": "ServiceUnavailableException"}').body["message"]
+    refused = relay(422, '{"error": "not_a_video"}').body["message"]
+    failed = relay(500, '{"error": "internal"}').body["message"]
+    # Step Functions' cause wraps the message: "... (Service: SageMakerRuntime, Status Code: 424, ...)".
+    assert fnmatchcase(f"{busy} (Service: SageMakerRuntime, Status Code: 424)", BUSY_CAUSE_PATTERN)
+    assert not fnmatchcase(refused, BUSY_CAUSE_PATTERN) and not fnmatchcase(failed, BUSY_CAUSE_PATTERN)
 
 
 def test_endpoint_call_parses_json_body(definition):

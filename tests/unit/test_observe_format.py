@@ -1,0 +1,22 @@
+"""How results and dead letters are printed."""
+
+from contracts.dead_letters import DeadLetter
+from devstack import observe
+
+
+def record(**video):
+    return {"segment_seq": 3, "start_seconds": 30, "duration_seconds": 10, "label": "Biking", "probability": 0.5,
+            "video": video}
+
+
+def test_timeline_shows_the_real_length_of_a_short_segment():
+    assert "00:30.0-00:35.3" in observe.format_timeline([record(duration_s=5.28)])
+    assert "00:30.0-00:40.0" in observe.format_timeline([record()])  # no decoded duration: the nominal one
+
+
+def test_dead_letter_reasons_are_never_cut():
+    reason = "RESOLUTION_TOO_LARGE_AND_THEN_SOME"
+    cause = '{"errorMessage": "' + reason + ': x"}'
+    letter = DeadLetter("ValidateSegment", "SegmentRejected", cause, {"detail": {"object": {"key": "live/a/s.ts"}}}, "arn", "t")
+    assert letter.reason == reason
+    assert reason in observe.format_dead_letters([letter])
