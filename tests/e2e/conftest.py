@@ -14,8 +14,9 @@ from devstack import observe
 def stack(model_dir, tmp_path_factory):
     from devstack.stack import LocalStack
 
-    # A short endpoint timeout so that the slow-endpoint test takes seconds, not minutes.
-    local = LocalStack(state_dir=str(tmp_path_factory.mktemp("devstack")), overrides={"endpointTimeoutSeconds": 8})
+    # A short endpoint timeout so that the slow-endpoint test takes seconds, not minutes
+    # (yet long enough for one inference on a busy 2-core machine: there is no timeout retry).
+    local = LocalStack(state_dir=str(tmp_path_factory.mktemp("devstack")), overrides={"endpointTimeoutSeconds": 20})
     local.start(log=lambda *_: None)
     yield local
     local.stop()

@@ -27,15 +27,17 @@ def test_thirty_percent_throttling_costs_time_not_data(pipeline, segments):
     assert sum(retries) > 0, "a 30% fault rate over 6+ calls should have throttled at least once"
 
 
-def test_slow_endpoint_times_out_and_is_retried(pipeline, segments):
-    pipeline.faults(kind="slow", delay_s=12, count=1)  # the task timeout is 8 s in this stack
+def test_slow_endpoint_times_out_to_the_dlq_without_a_second_copy(pipeline, segments):
+    pipeline.faults(kind="slow", delay_s=30, count=1)  # the task timeout is 20 s in this stack
     stream, key = pipeline.stream_key("segment_00001.ts")
     before = pipeline.upload(key, path=segments["bikes"][0])
     (execution,) = pipeline.wait(before)
-    assert execution["status"] == "SUCCEEDED"
+    assert execution["status"] == "FAILED"
     detect = step(pipeline, execution, "DetectActivity")
-    assert detect.errors == ["States.Timeout"] and detect.attempts == 2
-    assert len(pipeline.records(stream)) == 1
+    # The timed-out request may still be running: no retry sends it a second copy.
+    assert detect.errors == ["States.Timeout"] and detect.attempts == 1
+    (letter,) = pipeline.dead_letters_for(key)
+    assert letter.reason == "States.Timeout" and pipeline.records(stream) == []
 
 
 def test_endpoint_5xx_is_permanent_and_goes_to_dlq(pipeline, segments):
