@@ -179,8 +179,16 @@ class WorkflowTuning:
         """A serverless endpoint's cold start: ``ModelNotReady`` and 5xx retried longer (5, 10, 20 s).
 
         Within Express's five minutes with the other defaults (a test checks ``worst_case_seconds``).
+        Overload on a serverless endpoint is SageMaker's ``ThrottlingException`` (beyond its
+        MaxConcurrency), not a container's busy answer: throttling gets the longer backoff,
+        the busy waits a shorter one.
         """
-        return dataclasses.replace(self, endpoint_transient=Retry(interval_seconds=5, max_attempts=3, max_delay_seconds=20))
+        return dataclasses.replace(
+            self,
+            endpoint_transient=Retry(interval_seconds=5, max_attempts=3, max_delay_seconds=20),
+            endpoint_throttling=Retry(interval_seconds=1, max_attempts=5, max_delay_seconds=16),
+            endpoint_busy_waits=(2, 4, 8, 16),
+        )
 
     def with_fast_retries(self) -> "WorkflowTuning":
         """The same retriers with 1 s intervals and short caps, for the local stack's tests."""
