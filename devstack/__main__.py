@@ -32,7 +32,7 @@ import botocore.exceptions
 
 from devstack import observe
 from devstack.errors import DevstackError
-from devstack.stack import STATE_DIR, LocalStack, load_stack, require_model, stop_on_signals
+from devstack.stack import LOCAL_CREDENTIALS, STATE_DIR, LocalStack, load_stack, require_model, stop_on_signals
 
 BANNER = "=" * 78
 
@@ -141,8 +141,18 @@ def cmd_up(args) -> int:
         info = stack.start()
         print(f"local stack up; details in {os.path.join(args.state_dir, 'stack.json')}. "
               f"Ctrl-C (or kill {os.getpid()}) stops it.\n{observe.as_json(info)}", flush=True)
+        sagemaker = boto3.client("sagemaker", endpoint_url=info["endpoint_url"], region_name=info["region"], **LOCAL_CREDENTIALS)
+        status = "InService"
         while stack.process.poll() is None:
             time.sleep(1)
+            try:
+                described = sagemaker.describe_endpoint(EndpointName=info["endpoint_name"])
+            except botocore.exceptions.BotoCoreError:
+                continue  # the server is stopping
+            if described["EndpointStatus"] != status:
+                status = described["EndpointStatus"]
+                reason = f": {described['FailureReason']}" if described.get("FailureReason") else ""
+                print(f"endpoint {info['endpoint_name']} is {status}{reason}", file=sys.stderr, flush=True)
         print(f"the local AWS server exited (code {stack.process.returncode}); see {args.state_dir}/moto.log",
               file=sys.stderr)
         return 1

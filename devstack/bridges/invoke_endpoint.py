@@ -108,6 +108,11 @@ def install() -> None:
         container = model.primary_container or {}
         ENDPOINTS.start(endpoint_name, _model_archive(container["ModelDataUrl"]), container.get("Environment") or {})
         endpoint.endpoint_status = "Creating"
+
+        def on_status(status: str, reason: str | None, endpoint=endpoint) -> None:  # DescribeEndpoint shows it
+            endpoint.endpoint_status, endpoint.failure_reason = status, reason
+
+        ENDPOINTS.listen(endpoint_name, on_status)
         threading.Thread(target=_mark_in_service, args=(endpoint, endpoint_name), daemon=True).start()
         return endpoint
 

@@ -182,6 +182,31 @@ def test_second_up_or_demo_refuses_and_the_first_keeps_serving(up):
     assert cli("dlq").returncode == 0
 
 
+def test_a_dead_endpoint_is_reported_shown_failed_and_restarted(up):
+    import boto3
+
+    process, cli = up
+    info = json.load(open(os.path.join(cli.state_dir, "stack.json")))
+    sagemaker = boto3.client("sagemaker", endpoint_url=info["endpoint_url"], region_name=info["region"],
+                             aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    def status():
+        return sagemaker.describe_endpoint(EndpointName=info["endpoint_name"])
+
+    (server,) = children(info["pid"])
+    os.kill(server, signal.SIGKILL)
+    wait_until(lambda: status()["EndpointStatus"] == "Failed", 30, "DescribeEndpoint shows Failed")
+    assert "exited with code -9" in status()["FailureReason"]
+    wait_until(lambda: status()["EndpointStatus"] == "InService", 240, "the endpoint restarted")
+    (restarted,) = children(info["pid"])
+    assert restarted != server
+    log = open(os.path.join(cli.state_dir, "up.out")).read()
+    assert f"endpoint {info['endpoint_name']} is Failed: the inference server exited with code -9" in log
+    stream = f"back-{uuid.uuid4().hex[:6]}"
+    assert cli("stream", os.path.join(ROOT, "videos", "bikes.mp4"), "--stream-id", stream).returncode == 0
+    wait_until(lambda: cli("results", "--stream-id", stream).returncode == 0, 180, "the new segment was recorded")
+
+
 def test_sigterm_stops_the_local_aws_and_the_endpoint(up):
     """Last: stops the module's stack."""
     process, cli = up
