@@ -66,6 +66,7 @@ ATTRIBUTES: tuple[Attribute, ...] = (
     Attribute("s3_uri", "S", f"{SEGMENT_PATH}.s3_uri"),
     Attribute("object_version", "S", f"{SEGMENT_PATH}.object_version"),
     Attribute("object_size", "N", f"{SEGMENT_PATH}.size"),
+    Attribute("sequencer", "S", f"{SEGMENT_PATH}.sequencer"),
     Attribute("start_seconds", "N", f"{SEGMENT_PATH}.start_seconds"),
     Attribute("duration_seconds", "N", f"{SEGMENT_PATH}.duration_seconds"),
     Attribute("label", "S", f"{RESULT_PATH}.label"),
@@ -86,11 +87,14 @@ ATTRIBUTES: tuple[Attribute, ...] = (
 
 _BY_NAME = {attribute.name: attribute for attribute in ATTRIBUTES}
 
-#: Write only if the segment has no record yet, or the record came from other
-#: bytes (a new version of the same key replaces the old result). A repeated
-#: delivery of the same object version fails the condition: a duplicate.
-CONDITION_EXPRESSION = "attribute_not_exists(#pk) OR #version <> :version"
-CONDITION_NAMES = {"#pk": PARTITION_KEY, "#version": "object_version"}
+#: Write only if the segment has no record yet, or the record came from an older
+#: upload of the key: other bytes (``object_version``) AND an earlier S3 ``sequencer``.
+#: A repeated delivery of the same version fails the condition (a duplicate), and so
+#: does an older upload that finishes after a newer one: it never replaces it.
+CONDITION_EXPRESSION = (
+    "attribute_not_exists(#pk) OR (#version <> :version AND (attribute_not_exists(#sequencer) OR #sequencer < :sequencer))"
+)
+CONDITION_NAMES = {"#pk": PARTITION_KEY, "#version": "object_version", "#sequencer": "sequencer"}
 
 
 def put_item_parameters(table_name: str) -> dict[str, Any]:
@@ -100,7 +104,10 @@ def put_item_parameters(table_name: str) -> dict[str, Any]:
         "Item": {attribute.name: attribute.asl_value() for attribute in ATTRIBUTES},
         "ConditionExpression": CONDITION_EXPRESSION,
         "ExpressionAttributeNames": CONDITION_NAMES,
-        "ExpressionAttributeValues": {":version": {"S.$": f"{SEGMENT_PATH}.object_version"}},
+        "ExpressionAttributeValues": {
+            ":version": {"S.$": f"{SEGMENT_PATH}.object_version"},
+            ":sequencer": {"S.$": f"{SEGMENT_PATH}.sequencer"},
+        },
     }
 
 

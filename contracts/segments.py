@@ -29,6 +29,7 @@ class RejectionReason(str, Enum):
     TOO_LARGE = "TOO_LARGE"  # more bytes than the configured maximum
     NOT_MPEG_TS = "NOT_MPEG_TS"  # sync bytes missing at 188-byte boundaries
     OBJECT_MISSING = "OBJECT_MISSING"  # deleted before it was processed
+    OBJECT_REPLACED = "OBJECT_REPLACED"  # overwritten (unversioned bucket) before it was processed
     MALFORMED_EVENT = "MALFORMED_EVENT"  # not an S3 Object Created event
 
 
@@ -58,6 +59,12 @@ class Segment:
     #: S3 version id when the bucket is versioned, else ``etag:<etag>``: the
     #: identity of the uploaded bytes, used to ignore a repeated delivery.
     object_version: str
+    #: S3 version id ("" in an unversioned bucket): the endpoint reads exactly this version,
+    #: or, without one, only an object whose ETag is still ``etag`` (``IfMatch``).
+    version_id: str
+    #: The S3 event's ``sequencer``, normalised by :func:`normalise_sequencer`: orders the
+    #: uploads of one key, so that an older upload never replaces a newer record.
+    sequencer: str
     #: Nominal start of the segment in the stream: sequence x segment seconds.
     start_seconds: float
     duration_seconds: float
@@ -66,3 +73,20 @@ class Segment:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+#: Width sequencers are padded to. S3: "the event with the greater sequencer value (hexadecimal)
+#: happened later; right-pad the shorter one with zeros, then compare the strings."
+SEQUENCER_WIDTH = 32
+
+
+def normalise_sequencer(sequencer: str | None) -> str:
+    """Upper-case hex, right-padded with zeros: plain string order is then S3's event order.
+
+    An event without one (started by hand) sorts before every real upload: it never
+    replaces a record.
+    """
+    value = (sequencer or "").strip().upper()[:SEQUENCER_WIDTH]
+    if any(c not in "0123456789ABCDEF" for c in value):
+        value = ""
+    return value.ljust(SEQUENCER_WIDTH, "0")

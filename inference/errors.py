@@ -26,6 +26,7 @@ class InferenceError(Exception):
 INVALID_REQUEST = "invalid_request"
 BUCKET_NOT_ALLOWED = "bucket_not_allowed"
 OBJECT_NOT_FOUND = "object_not_found"
+OBJECT_REPLACED = "object_replaced"
 NOT_A_VIDEO = "not_a_video"
 TOO_FEW_FRAMES = "too_few_frames"
 SEGMENT_TOO_LONG = "segment_too_long"

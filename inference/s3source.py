@@ -4,6 +4,7 @@
 """
 
 import os
+import shutil
 import tempfile
 from typing import Optional, Sequence, Tuple
 from urllib.parse import unquote
@@ -43,18 +44,31 @@ class S3Source:
                 403,
             )
 
-    def download(self, uri: str, directory: Optional[str] = None) -> Tuple[str, int]:
-        """Download to a temporary file; returns its path and size. The caller deletes it."""
+    def download(
+        self, uri: str, directory: Optional[str] = None, version_id: Optional[str] = None, etag: Optional[str] = None
+    ) -> Tuple[str, int]:
+        """Download to a temporary file; returns its path and size. The caller deletes it.
+
+        With ``version_id`` exactly that version is read; with ``etag`` (and no version)
+        only an object still holding those bytes (``IfMatch``): a key overwritten since
+        the workflow validated it is refused (``object_replaced``, 409), never mixed in.
+        """
         bucket, key = parse_s3_uri(uri)
         self.check_allowed(bucket)
+        condition = {"VersionId": version_id} if version_id else ({"IfMatch": '"{}"'.format(etag.strip('"'))} if etag else {})
         try:
-            head = self.client.head_object(Bucket=bucket, Key=key)
+            head = self.client.head_object(Bucket=bucket, Key=key, **condition)
         except ClientError as error:
-            if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+            code = error.response["Error"]["Code"]
+            if code in ("412", "PreconditionFailed"):
+                raise errors.InferenceError(
+                    errors.OBJECT_REPLACED, "{} was overwritten after it was validated".format(uri), 409
+                )
+            if code in ("404", "NoSuchKey", "NotFound", "NoSuchVersion"):
                 # A URL-encoded key (from an S3 notification) names the same object decoded.
                 decoded = unquote(key)
                 if decoded != key:
-                    return self.download("s3://{}/{}".format(bucket, decoded), directory)
+                    return self.download("s3://{}/{}".format(bucket, decoded), directory, version_id, etag)
                 raise errors.InferenceError(errors.OBJECT_NOT_FOUND, "{} does not exist".format(uri), 404)
             raise
         size = int(head["ContentLength"])
@@ -69,7 +83,20 @@ class S3Source:
         handle, path = tempfile.mkstemp(suffix=os.path.splitext(key)[1] or ".ts", dir=directory)
         os.close(handle)
         try:
-            self.client.download_file(bucket, key, path)
+            if condition:
+                # get_object: download_file's transfer manager does not pass IfMatch on.
+                body = self.client.get_object(Bucket=bucket, Key=key, **condition)["Body"]
+                with open(path, "wb") as handle:
+                    shutil.copyfileobj(body, handle, 1024 * 1024)
+            else:
+                self.client.download_file(bucket, key, path)
+        except ClientError as error:
+            os.unlink(path)
+            if error.response["Error"]["Code"] in ("412", "PreconditionFailed"):
+                raise errors.InferenceError(
+                    errors.OBJECT_REPLACED, "{} was overwritten after it was validated".format(uri), 409
+                )
+            raise
         except Exception:
             os.unlink(path)
             raise

@@ -63,8 +63,10 @@ class InferenceService:
         top_k = _option(request, "top_k", int, 5, 1, len(self.predictor.classes))
         num_clips = _option(request, "clips", int, 1, 1, MAX_CLIPS)
         min_confidence = _option(request, "min_confidence", float, 0.0, 0.0, 1.0)
+        # Exactly the bytes the workflow validated: this version, or this ETag (IfMatch).
+        version_id, etag = _text_option(request, "version_id"), _text_option(request, "etag")
         started = time.perf_counter()
-        path, size = self.source.download(uri)
+        path, size = self.source.download(uri, version_id=version_id, etag=etag)
         try:
             return self.analyse_file(path, uri, size, top_k, num_clips, min_confidence, started=started)
         finally:
@@ -150,3 +152,13 @@ class InferenceService:
         if self.predictor.identity["random_weights"]:
             response["warning"] = "random weights: labels are meaningless"
         return response
+
+
+def _text_option(request: Dict[str, Any], name: str) -> Optional[str]:
+    """An optional string option: absent or empty means none."""
+    value = request.get(name)
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or len(value) > 1024:
+        raise errors.InferenceError(errors.INVALID_REQUEST, "{} must be a string".format(name))
+    return value

@@ -285,6 +285,9 @@ def build_definition(targets: WorkflowTargets, tuning: WorkflowTuning = Workflow
         "Comment": "The endpoint's JSON request.",
         "Parameters": {
             "s3_uri.$": f"{records.SEGMENT_PATH}.s3_uri",
+            # Exactly the validated bytes: this version, or (unversioned bucket) this ETag.
+            "version_id.$": f"{records.SEGMENT_PATH}.version_id",
+            "etag.$": f"{records.SEGMENT_PATH}.etag",
             "top_k": tuning.top_k,
             "clips": tuning.clips,
             "min_confidence": tuning.min_confidence,

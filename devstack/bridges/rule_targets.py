@@ -17,6 +17,8 @@ import copy
 import datetime
 import json
 import logging
+import threading
+import time
 import uuid
 from typing import Any
 
@@ -40,7 +42,23 @@ def aws_shaped_s3_event(event: dict[str, Any]) -> dict[str, Any]:
             obj["etag"] = obj.pop("eTag")
         if obj.get("version-id") in (None, "null"):  # AWS omits it for unversioned buckets
             obj.pop("version-id", None)
+        obj["sequencer"] = next_sequencer()  # moto sends one constant value for every upload
     return shaped
+
+
+_SEQUENCER_LOCK = threading.Lock()
+_LAST_SEQUENCER = [0]
+
+
+def next_sequencer() -> str:
+    """A sequencer as S3 gives one: hex, increasing with each upload (moto's is a constant).
+
+    Made while moto handles the PUT (notifications are sent inside the request), so the
+    order is the order in which the uploads were stored.
+    """
+    with _SEQUENCER_LOCK:
+        _LAST_SEQUENCER[0] = max(_LAST_SEQUENCER[0] + 1, time.time_ns())
+        return f"{_LAST_SEQUENCER[0]:018X}"
 
 
 def is_state_machine(arn: str) -> bool:

@@ -22,7 +22,7 @@ from aws_lambda_powertools.utilities.parser import ValidationError, parse
 from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
 from botocore.exceptions import ClientError
 
-from contracts.segments import RejectionReason, Segment
+from contracts.segments import RejectionReason, Segment, normalise_sequencer
 from lambdas.validate_segment.rules import (
     TS_HEADER_BYTES,
     SegmentRejected,
@@ -43,7 +43,18 @@ def _client():
     return _s3
 
 
-def _head(bucket: str, key: str) -> tuple[str, dict[str, Any]]:
+def read_condition(version_id: str | None, etag: str | None) -> dict[str, str]:
+    """The GET/HEAD arguments that read exactly the uploaded bytes the event names.
+
+    A version id names them in a versioned bucket; without one, ``IfMatch`` on the
+    event's ETag reads the object only while it still holds those bytes.
+    """
+    if version_id and version_id != "null":
+        return {"VersionId": version_id}
+    return {"IfMatch": f'"{etag}"'} if etag else {}
+
+
+def _head(bucket: str, key: str, condition: dict[str, str]) -> tuple[str, dict[str, Any]]:
     """HEAD the object, trying the key as sent and, if absent, URL-decoded.
 
     S3's classic notifications URL-encode keys (``a b.ts`` arrives as ``a+b.ts``);
@@ -52,9 +63,16 @@ def _head(bucket: str, key: str) -> tuple[str, dict[str, Any]]:
     candidates = [key] + ([unquote_plus(key)] if unquote_plus(key) != key else [])
     for candidate in candidates:
         try:
-            return candidate, _client().head_object(Bucket=bucket, Key=candidate)
+            return candidate, _client().head_object(Bucket=bucket, Key=candidate, **condition)
         except ClientError as error:
-            if error.response["Error"]["Code"] not in ("404", "NoSuchKey", "NotFound"):
+            code = error.response["Error"]["Code"]
+            if code in ("412", "PreconditionFailed"):
+                raise SegmentRejected(
+                    RejectionReason.OBJECT_REPLACED,
+                    f"s3://{bucket}/{candidate} was overwritten before this upload was processed "
+                    "(the newer upload has its own execution)",
+                )
+            if code not in ("404", "NoSuchKey", "NotFound", "NoSuchVersion", "400"):
                 raise
     raise SegmentRejected(RejectionReason.OBJECT_MISSING, f"s3://{bucket}/{key} no longer exists")
 
@@ -75,15 +93,23 @@ def validate(event: dict[str, Any]) -> Segment:
     ttl_days = float(os.environ.get("RESULT_TTL_DAYS", "30"))
 
     key_names = parse_key(parsed.detail.object.key, stream_prefix)
-    key, head = _head(bucket, parsed.detail.object.key)
+    # Read exactly the bytes this event announced, never a later upload of the same key.
+    condition = read_condition(parsed.detail.object.version_id, (parsed.detail.object.etag or "").strip('"'))
+    key, head = _head(bucket, parsed.detail.object.key, condition)
     size = int(head["ContentLength"])
     check_size(size, max_bytes)
-    header = _client().get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{TS_HEADER_BYTES - 1}")["Body"].read()
-    check_mpeg_ts(header)
+    try:
+        header = _client().get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{TS_HEADER_BYTES - 1}", **condition)
+    except ClientError as error:
+        if error.response["Error"]["Code"] not in ("412", "PreconditionFailed"):
+            raise
+        raise SegmentRejected(RejectionReason.OBJECT_REPLACED, f"s3://{bucket}/{key} was overwritten while it was checked")
+    check_mpeg_ts(header["Body"].read())
 
     etag = (parsed.detail.object.etag or head.get("ETag", "")).strip('"')
     version_id = parsed.detail.object.version_id or head.get("VersionId")
     if version_id in (None, "", "null"):
+        version_id = ""
         object_version = f"etag:{etag}"
     else:
         object_version = version_id
@@ -96,6 +122,8 @@ def validate(event: dict[str, Any]) -> Segment:
         size=size,
         etag=etag,
         object_version=object_version,
+        version_id=version_id,
+        sequencer=normalise_sequencer(parsed.detail.object.sequencer),
         start_seconds=key_names.sequence * segment_seconds,
         duration_seconds=segment_seconds,
         expires_at=int(time.time() + ttl_days * 86400),

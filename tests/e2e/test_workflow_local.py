@@ -101,3 +101,18 @@ def test_playlist_ends_at_once_with_no_record_and_no_dead_letter(pipeline):
 def test_key_outside_prefix_starts_no_execution(pipeline, segments):
     before = pipeline.upload("elsewhere/cam/segment_00001.ts", path=segments["bikes"][0])
     assert pipeline.settle() == before
+
+
+def test_quick_reupload_records_the_second_upload_whole(pipeline, segments):
+    """Two uploads of one key in a row: the record is the second's, never a mix of both."""
+    stream, key = pipeline.stream_key("segment_00002.ts")
+    bucket = pipeline.info["livestream_bucket"]
+    before = pipeline.upload(key, path=segments["bikes"][0])
+    pipeline.s3.upload_file(segments["bikes_720p"][0], bucket, key)  # at once: the first is not processed yet
+    pipeline.wait(before, new=2)
+    head = pipeline.s3.head_object(Bucket=bucket, Key=key)
+    (record,) = pipeline.records(stream)
+    assert record["object_version"] == "etag:" + head["ETag"].strip('"')
+    assert record["object_size"] == head["ContentLength"] and record["video"]["width"] == 1280
+    # The first upload either was recorded and then replaced, or found its bytes gone (never mixed).
+    assert [letter.reason for letter in pipeline.dead_letters_for(key)] in ([], ["OBJECT_REPLACED"])

@@ -34,26 +34,34 @@ def s3(monkeypatch):
     validate._s3 = None
 
 
-def event_for(key: str) -> dict:
+def event_for(key: str, s3=None, stored: str | None = None) -> dict:
+    """The fixture event for ``key``, with the ETag of the bytes stored there (as S3 would send)."""
     event = copy.deepcopy(load_event("s3_object_created.json"))
     event["detail"]["object"]["key"] = key
+    if s3 is not None:
+        try:
+            event["detail"]["object"]["etag"] = s3.head_object(Bucket=BUCKET, Key=stored or key)["ETag"].strip('"')
+        except s3.exceptions.ClientError:
+            pass  # nothing stored: the event outlived its object
     return event
 
 
 def test_accepts_a_real_segment(s3, segments):
     s3.upload_file(segments["bikes"][0], BUCKET, "live/cam-1/segment_00042.ts")
-    result = validate.handler(event_for("live/cam-1/segment_00042.ts"), Context())
+    event = event_for("live/cam-1/segment_00042.ts", s3)
+    result = validate.handler(event, Context())
     segment = Segment(**result)
     assert (segment.stream_id, segment.sequence, segment.start_seconds) == ("cam-1", 42, 420.0)
     assert segment.s3_uri == f"s3://{BUCKET}/live/cam-1/segment_00042.ts"
-    assert segment.object_version == "etag:b1946ac92492d2347c6235b4d2611184"  # from the event
+    assert segment.object_version == "etag:" + event["detail"]["object"]["etag"]  # from the event
+    assert segment.version_id == "" and segment.sequencer.startswith("00617F08299329D189")
     assert segment.expires_at > 0
 
 
 @pytest.mark.parametrize("stored,sent", [("live/cam 1/seg 5.ts", "live/cam+1/seg+5.ts"), ("live/café/séq_5.ts", "live/café/séq_5.ts")])
 def test_finds_objects_whatever_the_key_encoding(s3, segments, stored, sent):
     s3.upload_file(segments["bikes"][0], BUCKET, stored)
-    assert validate.handler(event_for(sent), Context())["key"] == stored
+    assert validate.handler(event_for(sent, s3, stored), Context())["key"] == stored
 
 
 @pytest.mark.parametrize(
@@ -68,8 +76,20 @@ def test_rejections_name_their_reason(s3, key, body, reason):
     if body is not None:
         s3.put_object(Bucket=BUCKET, Key=key, Body=body)
     with pytest.raises(SegmentRejected) as rejected:
-        validate.handler(event_for(key), Context())
+        validate.handler(event_for(key, s3), Context())
     assert rejected.value.reason.value == reason
+
+
+def test_reads_only_the_bytes_the_event_announced(s3, segments):
+    key = "live/cam/segment_00007.ts"
+    s3.upload_file(segments["bikes"][0], BUCKET, key)
+    first = event_for(key, s3)
+    s3.upload_file(segments["bikes_720p"][0], BUCKET, key)  # overwritten before the first event is handled
+    with pytest.raises(SegmentRejected) as rejected:
+        validate.handler(first, Context())
+    assert rejected.value.reason.value == "OBJECT_REPLACED"
+    second = validate.handler(event_for(key, s3), Context())
+    assert second["size"] == s3.head_object(Bucket=BUCKET, Key=key)["ContentLength"]
 
 
 def test_malformed_and_foreign_events_are_rejected(s3):
