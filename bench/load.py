@@ -1,6 +1,7 @@
 """A burst of uploads, good and bad mixed, through the local stack; checks that nothing is lost.
 
     python -m bench.load [--segments 200] [--concurrency 8]
+    python -m bench.load --burst 3          # the burst scenario (bench/burst.py): 3x what the endpoint serves in the task timeout
 
 Invariant checked: every `.ts` upload ends as exactly one record or exactly one
 dead-letter message, never both, never neither; playlists end at once (``PlaylistIgnored``),
@@ -37,7 +38,12 @@ def main(argv=None) -> int:
     parser.add_argument("--segments", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
+    parser.add_argument("--burst", type=float, metavar="FACTOR", help="run the burst scenario instead (bench/burst.py)")
     args = parser.parse_args(argv)
+    if args.burst:
+        from bench import burst
+
+        return burst.main(["--factor", str(args.burst), "--out", args.out])
     from videos.samples import cut_segments, sample_path
 
     rng = random.Random(42)

@@ -1,0 +1,111 @@
+"""A burst: at least 3x what the endpoint serves within the task timeout, all at once, ``clips=3``.
+
+    python -m bench.burst [--factor 3] [--threads 10]
+
+The stack runs with the production retry timings (``fastRetries`` off: the busy
+waits must really wait). First one segment is timed alone (service time ``t``);
+then ``ceil(factor x task timeout / t)`` uploads go up from ``--threads`` threads,
+as a camera reconnecting with its backlog would. Checked afterwards:
+
+- nothing lost: every upload is exactly one record or one dead letter;
+- nothing in the DLQ that a retry would have recorded: ``redrive`` of every
+  dead letter must record none of them (a redrive that succeeds is a segment
+  the burst dropped for lack of patience, not for a reason).
+
+Writes bench/results/burst.{md,json}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from bench.inference import ROOT, machine
+from devstack import observe
+from devstack.redrive import redrive
+from devstack.stack import LocalStack
+from state_machine.definition import WorkflowTuning
+
+TIMEOUT_S = WorkflowTuning().endpoint_timeout_seconds
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--factor", type=float, default=3.0)
+    parser.add_argument("--threads", type=int, default=10)
+    parser.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
+    args = parser.parse_args(argv)
+    from videos.samples import cut_segments, sample_path
+
+    with tempfile.TemporaryDirectory(prefix="bench-burst-") as workdir:
+        segment = cut_segments(sample_path("bikes.mp4"), workdir)[0]
+        overrides = {"clips": 3, "fastRetries": False}
+        with LocalStack(state_dir=os.path.join(workdir, "stack"), overrides=overrides) as stack:
+            info = stack.info
+            s3 = observe.clients(info)["s3"]
+            prefix, bucket = info["stream_prefix"], info["livestream_bucket"]
+            before = len(observe.executions(info))
+            s3.upload_file(segment, bucket, f"{prefix}/alone/segment_00000.ts")
+            observe.wait_for_executions(info, before + 1)
+            (alone,) = observe.timeline(info, "alone")
+            service_s = alone["timings_ms"]["total"] / 1000
+            uploads = max(1, math.ceil(args.factor * TIMEOUT_S / service_s))
+            keys = [f"{prefix}/burst/segment_{i:05d}.ts" for i in range(uploads)]
+            started = time.time()
+            with ThreadPoolExecutor(args.threads) as pool:
+                list(pool.map(lambda key: s3.upload_file(segment, bucket, key), keys))
+            observe.wait_for_executions(info, before + 1 + uploads, timeout_s=1800)
+            elapsed = time.time() - started
+            recorded = collections.Counter(r["s3_uri"].split("/", 3)[3] for r in observe.timeline(info, "burst"))
+            letters = [letter for letter in observe.dead_letters(info) if (letter.object_key or "").startswith(f"{prefix}/burst/")]
+            lettered = collections.Counter(letter.object_key for letter in letters)
+            reasons = collections.Counter(letter.reason for letter in letters)
+            redriven = redrive(info, only=lambda letter: (letter.object_key or "").startswith(f"{prefix}/burst/"))
+    lost = [key for key in keys if (recorded.get(key, 0), lettered.get(key, 0)) not in ((1, 0), (0, 1))]
+    report = {
+        "machine": machine(),
+        "command": f"python -m bench.burst --factor {args.factor} --threads {args.threads}",
+        "task_timeout_s": TIMEOUT_S,
+        "service_time_s": service_s,
+        "uploads": uploads,
+        "records": sum(recorded.values()),
+        "dead_letters": len(letters),
+        "dead_letter_reasons": dict(reasons),
+        "lost_or_doubled": lost,
+        "recorded_by_redrive": len(redriven.redriven),
+        "elapsed_s": elapsed,
+    }
+    ok = not lost and not redriven.redriven
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "burst.json"), "w") as handle:
+        json.dump(report, handle, indent=2)
+    m = report["machine"]
+    text = "\n".join([
+        "# Burst: 3x what the endpoint serves within the task timeout, at once (clips=3)",
+        "",
+        f"Command: `{report['command']}` · machine: {m['processor']}, {m['usable_cores']} usable cores, "
+        f"load average at start {tuple(round(x, 2) for x in m['load_average'])}.",
+        "",
+        "| service time | task timeout | uploads | records | dead letters (reasons) | lost or doubled | recorded by a redrive | elapsed |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        f"| {service_s:.2f} s | {TIMEOUT_S} s | {uploads} | {report['records']} | {len(letters)} {dict(reasons) or ''} "
+        f"| {len(lost)} | {len(redriven.redriven)} | {elapsed:.0f} s |",
+        "",
+        f"Verdict: {'holds' if ok else 'FAILS'}: nothing lost, and nothing in the DLQ that a retry would have recorded.",
+        "",
+    ])
+    with open(os.path.join(args.out, "burst.md"), "w") as handle:
+        handle.write(text)
+    print(text)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
