@@ -289,7 +289,10 @@ def cmd_trace(args) -> int:
     elif not arn.startswith("arn:"):
         raise DevstackError(f"{arn!r} is not an execution ARN (arn:aws:states:...:execution:...); "
                             "`python -m devstack dlq` shows the ARNs of failed ones")
-    execution, steps = observe.trace(info, arn)
+    try:
+        execution, steps = observe.trace(info, arn)
+    except LookupError as error:  # no such execution (or its log events are not there yet)
+        raise DevstackError(f"{error}; `python -m devstack executions` lists them") from None
     print(observe.format_trace(execution, steps))
     return 0
 

@@ -193,12 +193,16 @@ def test_a_dead_endpoint_is_reported_shown_failed_and_restarted(up):
     def status():
         return sagemaker.describe_endpoint(EndpointName=info["endpoint_name"])
 
-    (server,) = children(info["pid"])
+    def endpoint_servers():  # the local AWS server's children also include Lambda workers
+        folder = os.path.join("endpoints", info["endpoint_name"])
+        return [pid for pid in children(info["pid"]) if folder in open(f"/proc/{pid}/cmdline").read().replace("\0", " ")]
+
+    (server,) = endpoint_servers()
     os.kill(server, signal.SIGKILL)
     wait_until(lambda: status()["EndpointStatus"] == "Failed", 30, "DescribeEndpoint shows Failed")
     assert "exited with code -9" in status()["FailureReason"]
     wait_until(lambda: status()["EndpointStatus"] == "InService", 240, "the endpoint restarted")
-    (restarted,) = children(info["pid"])
+    (restarted,) = endpoint_servers()
     assert restarted != server
     log = open(os.path.join(cli.state_dir, "up.out")).read()
     assert f"endpoint {info['endpoint_name']} is Failed: the inference server exited with code -9" in log
