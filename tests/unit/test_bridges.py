@@ -15,8 +15,12 @@ def test_s3_event_reshaped_as_aws_sends_it():
     }
     shaped = rule_targets.aws_shaped_s3_event(moto_event)
     assert shaped["time"] == "2026-09-21T14:13:20Z"
+    sequencer = shaped["detail"]["object"].pop("sequencer")
     assert shaped["detail"]["object"] == {"key": "live/a b/seg_1.ts", "size": 1, "etag": "abc"}
     assert shaped["id"] != "fixed"
+    # moto sends one constant sequencer; each reshaped event gets a later one, as S3 gives.
+    later = rule_targets.aws_shaped_s3_event(moto_event)["detail"]["object"]["sequencer"]
+    assert int(sequencer, 16) < int(later, 16) and len(sequencer) == len(later)
     assert moto_event["detail"]["object"]["eTag"] == "abc"  # the original is left alone
 
 
