@@ -228,10 +228,12 @@ def main(argv=None) -> int:
         for process, connection in (seed, fp32, int8):
             connection.send(None)
             process.join(10)
+        with open(os.path.join(int8_dir, "quantization.json")) as handle:
+            int8_report = json.load(handle)
     report = {"machine": machine(), "command": "python -m bench.inference --rounds %d" % args.rounds,
               "rounds": args.rounds, "segments": {}, "int8_agreement_with_fp32": agreement,
               "serving_peak_rss_mb": round(rss, 1), "serving_peak_rss_mb_int8": round(rss_int8, 1), "seed_errors": errors,
-              "int8_export_report": json.load(open(os.path.join(int8_dir, "quantization.json")))}
+              "int8_export_report": int8_report}
     for name, row in timings.items():
         stats = {key: summarise(values) for key, values in row.items()}
         lower = stats["decode"]["median"] + stats["forward"]["median"]

@@ -8,6 +8,7 @@ Modules, one concern each:
 - :mod:`inference.video`: OpenCV decoding: probe, then decode forward from the last IDR keyframe
   before the first needed frame (a cut of the file there), grab/retrieve.
 - :mod:`inference.transforms`: composable preprocessing steps.
+- :mod:`inference.clips`: a video file to the model's input tensors (sampling + preprocessing).
 - :mod:`inference.predictor`: the MXNet ``SymbolBlock`` and its top-k output.
 - :mod:`inference.s3source`: download with limits and an allow-list.
 - :mod:`inference.service`: the request -> response logic, shared by both serving contracts.
