@@ -76,9 +76,17 @@ def _seed_worker(connection, model_dir: str) -> None:
         connection.send({"seconds": time.perf_counter() - started, "top5": np.argsort(-probabilities)[:5].tolist()})
 
 
-def _our_worker(connection, model_dir: str, warm_path: str) -> None:
-    import resource
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM). Not ru_maxrss: Linux keeps that across
+    exec, so a worker would report its parent's peak (the parent exports the int8 model)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
+
+def _our_worker(connection, model_dir: str, warm_path: str) -> None:
     from inference.clips import ClipReader
     from inference.predictor import Predictor
     from inference.service import InferenceService, Limits
@@ -100,7 +108,7 @@ def _our_worker(connection, model_dir: str, warm_path: str) -> None:
             response = service.analyse_file(path, "file://" + path, os.path.getsize(path), top_k=5)
             seconds = time.perf_counter() - started
             top5 = [predictor.classes.index(entry["label"]) for entry in response["top_k"]]
-            connection.send({"seconds": seconds, "top5": top5, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+            connection.send({"seconds": seconds, "top5": top5, "rss_mb": peak_rss_mb()})
         elif kind == "decode":
             started = time.perf_counter()
             with SegmentReader(path) as segment:
