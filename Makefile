@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 MODEL_DIR := model/artifacts
 
-.PHONY: venv model video demo test test-fast bench audit clean
+.PHONY: venv java model video demo test test-fast bench audit clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +13,13 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -r requirements.txt -r requirements-dev.txt
 	touch $(STAMP)
 
-venv: $(STAMP)
+# Multi Model Server (AWS's model server, the local endpoint) has a Java front end.
+# Debian's default-jre-headless where `java` is missing (needs root; otherwise install a JRE yourself).
+java:
+	@command -v java >/dev/null 2>&1 || { echo "java not found: installing default-jre-headless"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless; }
+
+venv: $(STAMP) java
 
 # Random weights here (no internet): see README "Model". Real weights:
 #   $(PY) -m model export --source gluoncv --out $(MODEL_DIR)

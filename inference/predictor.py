@@ -1,7 +1,8 @@
 """The model: a ``gluon.SymbolBlock`` loaded from the seed's model contract.
 
 A model directory holds ``model-symbol.json``, ``model-0000.params``,
-``classes.txt`` and (written by ``python -m model export``) ``manifest.json``.
+``classes.txt`` and (written by ``python -m model export``) ``manifest.json``
+(names in :mod:`inference.model_files`).
 The manifest's ``precision`` is ``fp32`` or ``int8`` (a graph already quantized
 and calibrated by ``python -m model export --precision int8``).
 
@@ -19,16 +20,19 @@ import os
 from typing import Any, Dict, List, Optional
 
 from inference import runtime  # noqa: F401  (sets OMP threads before mxnet loads)
+from inference.model_files import (  # noqa: F401  (re-exported for model.export)
+    ARCHIVE_MANIFEST_FILE,
+    CLASSES_FILE,
+    MANIFEST_FILE,
+    PARAMS_FILE,
+    SYMBOL_FILE,
+)
 
 import mxnet as mx  # noqa: E402
 import numpy as np  # noqa: E402
 
 LOG = logging.getLogger(__name__)
 
-SYMBOL_FILE = "model-symbol.json"
-PARAMS_FILE = "model-0000.params"
-CLASSES_FILE = "classes.txt"
-MANIFEST_FILE = "manifest.json"
 
 RANDOM_WEIGHTS_WARNING = (
     "THIS MODEL HAS RANDOM WEIGHTS: its labels are meaningless. "
@@ -47,10 +51,11 @@ def sha256_of(path: str) -> str:
 
 def load_manifest(model_dir: str) -> Dict[str, Any]:
     """The manifest, or one inferred from the files for a directory made by hand."""
-    path = os.path.join(model_dir, MANIFEST_FILE)
-    if os.path.exists(path):
-        with open(path) as handle:
-            return json.load(handle)
+    for name in (ARCHIVE_MANIFEST_FILE, MANIFEST_FILE):
+        path = os.path.join(model_dir, name)
+        if os.path.exists(path):
+            with open(path) as handle:
+                return json.load(handle)
     return {
         "name": os.path.basename(os.path.abspath(model_dir)),
         "architecture": "i3d_resnet50_v1",

@@ -80,7 +80,8 @@ class S3Source:
                 size=size,
                 limit=self.max_bytes,
             )
-        handle, path = tempfile.mkstemp(suffix=os.path.splitext(key)[1] or ".ts", dir=directory)
+        # Always .ts: FFmpeg must not take a hint from the key's suffix (.m3u8, .sdp, .ffconcat ...).
+        handle, path = tempfile.mkstemp(suffix=".ts", dir=directory)
         os.close(handle)
         try:
             if condition:

@@ -1,18 +1,18 @@
 """Entry point for AWS's SageMaker MXNet inference container (``SAGEMAKER_PROGRAM``).
 
-The container imports this module from ``code/`` in ``model.tar.gz`` and calls
-``model_fn(model_dir)`` once, then ``transform_fn`` per request.
+The container (Multi Model Server + the SageMaker inference toolkits) imports
+this module from ``code/`` in ``model.tar.gz``, with ``code/`` on its path,
+calls ``model_fn(model_dir)`` once per worker, then ``transform_fn`` per request.
+
+``transform_fn`` takes the toolkit's ``context`` (sagemaker-inference >= 1.9
+passes it to a handler with one more parameter) and sets the HTTP status on it,
+so a refused request answers the service's JSON error alone. Raising would
+also work, but the toolkit then appends a Python traceback to the body. An
+older toolkit calls it without a context: then it raises, as the toolkit
+expects.
 """
 
-import json
-import os
-import sys
-
-# code/ is on sys.path in the container; make the package importable from here too.
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from inference import errors  # noqa: E402
-from inference.service import InferenceService  # noqa: E402
+from inference.service import InferenceService, respond
 
 JSON = "application/json"
 
@@ -21,33 +21,24 @@ def model_fn(model_dir):
     return InferenceService(model_dir)
 
 
-def _client_error(status, message):
-    try:  # the container's toolkit turns this into an HTTP status other than 500
-        from sagemaker_inference.errors import GenericInferenceToolkitError
-
-        return GenericInferenceToolkitError(status, message)
-    except ImportError:
-        return ValueError(message)
-
-
-def invoke(model, request_body, content_type):
-    """Run one request; returns ``(HTTP status, JSON body)``. Shared with the local server."""
-    if content_type and JSON not in content_type:
-        return 415, json.dumps({"error": errors.INVALID_REQUEST, "message": "send application/json"})
-    try:
-        if isinstance(request_body, (bytes, bytearray)):
-            request_body = request_body.decode("utf-8")
-        request = json.loads(request_body)
-    except ValueError as error:
-        return 400, json.dumps({"error": errors.INVALID_REQUEST, "message": "the body is not JSON: {}".format(error)})
-    try:
-        return 200, json.dumps(model.handle(request))
-    except errors.InferenceError as error:
-        return error.status, json.dumps(error.to_dict())
-
-
-def transform_fn(model, request_body, content_type, accept):
-    status, body = invoke(model, request_body, content_type)
+def transform_fn(model, request_body, content_type, accept, context=None):
+    status, body = respond(model, request_body, content_type)
     if status != 200:
-        raise _client_error(status, body)
+        if context is None:
+            from sagemaker_inference.errors import GenericInferenceToolkitError
+
+            raise GenericInferenceToolkitError(status, body)
+        context.set_response_status(code=status, phrase=_PHRASES.get(status, "Error"))
     return body, JSON
+
+
+_PHRASES = {
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    413: "Payload Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Entity",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}

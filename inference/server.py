@@ -111,7 +111,7 @@ class InvocationHandler(BaseHTTPRequestHandler):
             self._reply(404, json.dumps({"error": "not_found", "message": "GET /ping only"}))
 
     def do_POST(self):
-        from inference.sagemaker_entry import invoke
+        from inference.service import respond as invoke
 
         body = self._body()
         if self.path == "/_faults" and self.server.allow_faults:
@@ -151,7 +151,7 @@ class InvocationHandler(BaseHTTPRequestHandler):
 
 def serve(model_dir: str, host: str = "127.0.0.1", port: int = 8080, allow_faults: bool = False) -> InferenceHTTPServer:
     """Load the model and return a started-on-call server (call ``serve_forever``)."""
-    from inference.sagemaker_entry import model_fn
+    from inference.service import InferenceService as model_fn
 
     return InferenceHTTPServer((host, port), model_fn(model_dir), allow_faults=allow_faults)
 

@@ -6,10 +6,13 @@ Request (JSON): ``{"s3_uri": "s3://bucket/key.ts", "top_k": 5, "clips": 1, "min_
 which also gives a timeline inside the segment.
 """
 
+import json
+import logging
+import math
 import os
 import threading
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -19,8 +22,11 @@ from inference.predictor import Predictor
 from inference.s3source import S3Source
 from inference.sampling import short_video_note
 
+LOG = logging.getLogger(__name__)
+
 NO_CONFIDENT_ACTIVITY = "no_confident_activity"
 MAX_CLIPS = 10
+JSON = "application/json"
 
 
 class Limits:
@@ -35,13 +41,41 @@ class Limits:
 
 
 def _option(request: Dict[str, Any], name: str, kind, default, low, high):
+    """A numeric option within ``[low, high]``; JSON's ``Infinity``/``NaN``/``1e400`` are refused."""
     value = request.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and float(value) != int(value)):
-        raise errors.InferenceError(errors.INVALID_REQUEST, "{} must be a {} number".format(name, kind.__name__))
-    value = kind(value)
-    if not low <= value <= high:
+    wanted = "an integer" if kind is int else "a number"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise errors.InferenceError(errors.INVALID_REQUEST, "{} must be {}".format(name, wanted))
+    if isinstance(value, float) and not math.isfinite(value):
+        raise errors.InferenceError(errors.INVALID_REQUEST, "{} must be a finite number".format(name))
+    if not low <= value <= high:  # before int(): exact for any int and any finite float
         raise errors.InferenceError(errors.INVALID_REQUEST, "{} must be between {} and {}".format(name, low, high))
-    return value
+    if kind is int and value != int(value):
+        raise errors.InferenceError(errors.INVALID_REQUEST, "{} must be {}".format(name, wanted))
+    return kind(value)
+
+
+def respond(service: "InferenceService", body: Any, content_type: Optional[str]) -> Tuple[int, str]:
+    """One request (raw body and Content-Type) to ``(HTTP status, JSON body)``.
+
+    Every refusal is a 4xx with ``{"error": code, "message": ...}``; anything
+    unexpected is a 500 ``internal_error`` (logged with its traceback, never sent).
+    """
+    if content_type and JSON not in content_type:
+        return 415, json.dumps({"error": errors.INVALID_REQUEST, "message": "send application/json"})
+    try:
+        if isinstance(body, (bytes, bytearray)):
+            body = body.decode("utf-8")
+        request = json.loads(body)
+    except ValueError as error:
+        return 400, json.dumps({"error": errors.INVALID_REQUEST, "message": "the body is not JSON: {}".format(error)})
+    try:
+        return 200, json.dumps(service.handle(request), allow_nan=False)
+    except errors.InferenceError as error:
+        return error.status, json.dumps(error.to_dict())
+    except Exception:  # keep the worker serving: the cause goes to the log, not to the client
+        LOG.exception("invocation failed")
+        return 500, json.dumps({"error": errors.INTERNAL_ERROR, "message": "the endpoint failed on this segment; see its log"})
 
 
 class InferenceService:
@@ -95,8 +129,9 @@ class InferenceService:
         started = downloaded if started is None else started
         try:
             read = self.clip_reader.read(path, num_clips, check=self._check_limits)
-        except EOFError:
-            raise errors.InferenceError(errors.NOT_A_VIDEO, "the segment has no decodable frames", 422)
+        except EOFError as error:
+            # MPEG-TS with a video stream whose frames do not decode (damaged inside, or cut short).
+            raise errors.InferenceError(errors.CORRUPT_VIDEO, "the segment's frames do not decode: {}".format(error), 422)
         facts, frame_count, clips = read.facts, read.frame_count, read.indices
         decoded = time.perf_counter()
         note = short_video_note(frame_count, self.clip_length, self.frame_step)

@@ -57,13 +57,25 @@ class SegmentReader:
         self.path = path
         self._cut_path: Optional[str] = None
         with open(path, "rb") as handle:
-            self.ts = ts_index(handle.read())
+            data = handle.read()
+        try:
+            self.ts = ts_index(data)
+        except (IndexError, ValueError):  # a packet table cut short
+            self.ts = None
+        if self.ts is None:
+            # Refused before FFmpeg sees the bytes: FFmpeg picks its demuxer from the content, and a
+            # playlist (.m3u8), a concat script or an SDP file would make it read other files or URLs.
+            # Every 188-byte packet starting with 0x47 leaves it only the MPEG-TS demuxer (the others
+            # need a text or box header at byte 0), and the file is always named .ts.
+            raise errors.InferenceError(
+                errors.NOT_A_VIDEO, "the object is not an MPEG-TS segment with a video stream", 422
+            )
         self.capture = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
         #: Whether ``capture`` still stands at frame 0 of the whole file (nothing grabbed yet).
         self._at_start = True
         if not self.capture.isOpened():
             self.capture.release()
-            raise errors.InferenceError(errors.NOT_A_VIDEO, "the object is not a video OpenCV can decode", 422)
+            raise errors.InferenceError(errors.CORRUPT_VIDEO, "the segment's video stream does not decode", 422)
         self.facts = self._probe()
 
     def _probe(self) -> VideoFacts:
@@ -76,7 +88,8 @@ class SegmentReader:
             height=int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
         )
         if facts.width <= 0 or facts.height <= 0 or facts.fps <= 0:
-            raise errors.InferenceError(errors.NOT_A_VIDEO, "the object has no decodable video stream", 422)
+            self.capture.release()
+            raise errors.InferenceError(errors.CORRUPT_VIDEO, "the segment's video stream does not decode", 422)
         return facts
 
     def __enter__(self) -> "SegmentReader":

@@ -11,9 +11,12 @@ import gzip
 import hashlib
 import io
 import os
+import subprocess  # nosec B404: runs pip, with a fixed argument list
+import sys
 import tarfile
 import zipfile
 
+from inference.model_files import ARCHIVE_MANIFEST_FILE, CLASSES_FILE, MANIFEST_FILE, PARAMS_FILE, SYMBOL_FILE
 from infra.settings import ROOT
 
 BUILD_DIR = os.path.join(ROOT, ".build")
@@ -23,7 +26,16 @@ BUILD_DIR_ENV = "ACTIVITY_DETECTION_BUILD_DIR"
 
 def build_dir() -> str:
     return os.environ.get(BUILD_DIR_ENV) or BUILD_DIR
-MODEL_FILES = ("model-symbol.json", "model-0000.params", "classes.txt", "manifest.json")
+
+
+#: (file in the model directory, name in model.tar.gz). The manifest is renamed: MMS, AWS's model
+#: server, takes a root ``manifest.json`` for its own legacy manifest and stops at start.
+MODEL_FILES = (
+    (SYMBOL_FILE, SYMBOL_FILE),
+    (PARAMS_FILE, PARAMS_FILE),
+    (CLASSES_FILE, CLASSES_FILE),
+    (MANIFEST_FILE, ARCHIVE_MANIFEST_FILE),
+)
 #: The module AWS's MXNet container loads (``SAGEMAKER_PROGRAM``), at the top of code/.
 ENTRY_MODULE = "sagemaker_entry.py"
 #: The shared contracts the endpoint imports (Python 3.8 code; the vermin test covers them).
@@ -31,14 +43,21 @@ MODEL_CONTRACTS = ("__init__.py", "mpegts.py")
 FIXED_MTIME = 315532800  # 1980-01-01, the earliest time a zip can hold
 
 
-def _package_files(package: str) -> list[tuple[str, str]]:
-    """(path on disk, path in archive) for every .py/.txt file of a package, sorted."""
+#: The model's Python dependencies beyond the container's (see inference/requirements.txt).
+REQUIREMENTS = os.path.join(ROOT, "inference", "requirements.txt")
+#: Wheels for the container's Python, cached here once fetched (never committed).
+WHEELS_DIR_ENV = "ACTIVITY_DETECTION_WHEELS_DIR"
+CONTAINER_PYTHON = ("3.8", "manylinux2014_x86_64")
+
+
+def _package_files(package: str, suffixes: tuple[str, ...] = (".py", ".txt")) -> list[tuple[str, str]]:
+    """(path on disk, path in archive) for every file of a package with one of ``suffixes``, sorted."""
     found = []
     base = os.path.join(ROOT, package)
     for folder, dirs, files in os.walk(base):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
         for name in sorted(files):
-            if name.endswith((".py", ".txt")):
+            if name.endswith(suffixes):
                 path = os.path.join(folder, name)
                 found.append((path, os.path.relpath(path, ROOT)))
     return found
@@ -47,23 +66,61 @@ def _package_files(package: str) -> list[tuple[str, str]]:
 def model_archive_entries(model_dir: str) -> list[tuple[str, str]]:
     """What goes into model.tar.gz: model files at the root, the inference code under code/."""
     entries = []
-    for name in MODEL_FILES:
+    for name, archived in MODEL_FILES:
         path = os.path.join(model_dir, name)
         if not os.path.exists(path):
-            if name == "manifest.json":
+            if name == MANIFEST_FILE:
                 continue
             raise FileNotFoundError(
                 f"{path} is missing: run `python -m model export --source gluoncv --out {model_dir}` "
                 "(or --source params / random, see README)"
             )
-        entries.append((path, name))
-    for path, relative in _package_files("inference"):
-        entries.append((path, "code/" + relative))
+        entries.append((path, archived))
+    for path, relative in _package_files("inference", (".py",)):
+        if os.path.basename(path) != ENTRY_MODULE:
+            entries.append((path, "code/" + relative))
     for name in MODEL_CONTRACTS:
         entries.append((os.path.join(ROOT, "contracts", name), "code/contracts/" + name))
     entries.append((os.path.join(ROOT, "inference", ENTRY_MODULE), "code/" + ENTRY_MODULE))
-    entries.append((os.path.join(ROOT, "inference", "requirements.txt"), "code/requirements.txt"))
+    entries.append((REQUIREMENTS, "code/requirements.txt"))
+    for path in vendored_wheels():
+        entries.append((path, "code/wheels/" + os.path.basename(path)))
     return entries
+
+
+def _pinned_requirements() -> list[str]:
+    """The requirement lines of inference/requirements.txt (options and comments dropped)."""
+    with open(REQUIREMENTS) as handle:
+        lines = [line.split("#", 1)[0].strip() for line in handle]
+    return [line for line in lines if line and not line.startswith("-")]
+
+
+def vendored_wheels() -> list[str]:
+    """The wheels ``code/requirements.txt`` installs in the container, fetched once from PyPI.
+
+    For the container's CPython 3.8 on manylinux2014 x86_64, binary only, without
+    dependencies (the container has numpy); cached in ``.build/wheels``.
+    """
+    folder = os.environ.get(WHEELS_DIR_ENV) or os.path.join(BUILD_DIR, "wheels")
+    os.makedirs(folder, exist_ok=True)
+    wanted = [line.split(";", 1)[0].strip() for line in _pinned_requirements()]
+    found = []
+    for requirement in wanted:
+        name, _, version = requirement.partition("==")
+        prefix = f"{name.replace('-', '_')}-{version}-"
+        matches = sorted(f for f in os.listdir(folder) if f.startswith(prefix) and f.endswith(".whl"))
+        if not matches:
+            python_version, platform = CONTAINER_PYTHON
+            subprocess.run(
+                [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+                 "--python-version", python_version, "--platform", platform, "--dest", folder, requirement],
+                check=True,
+            )
+            matches = sorted(f for f in os.listdir(folder) if f.startswith(prefix) and f.endswith(".whl"))
+            if not matches:
+                raise FileNotFoundError(f"pip download of {requirement} left no wheel in {folder}")
+        found.append(os.path.join(folder, matches[-1]))
+    return found
 
 
 def _fingerprint(entries: list[tuple[str, str]]) -> str:

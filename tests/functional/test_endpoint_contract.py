@@ -1,0 +1,198 @@
+"""The built model.tar.gz served by AWS's stack (MMS + SageMaker MXNet toolkit), as the container runs it.
+
+One server for the module (about 40 s to start here), S3 in a moto server. Each
+refusal is a 4xx whose body is exactly the endpoint's JSON (no traceback), and
+SageMaker Runtime would relay it as ``ModelError`` (``contracts.invoke_endpoint``).
+
+``ENDPOINT_PYTHON=/path/to/python`` serves with another interpreter, for example a
+Python 3.8 environment holding what AWS's container holds (see README, "The
+container's Python"): the toolkit then installs OpenCV from the archive's wheels.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
+import pytest
+import requests
+
+from contracts import invoke_endpoint
+
+pytestmark = pytest.mark.slow
+BUCKET = "segments-under-test"
+OTHER = "someone-elses-bucket"
+MAX_BYTES = 2 * 1024 * 1024
+
+
+def scrambled(path: str, seed: int = 7) -> bytes:
+    """A segment whose packets keep their headers (sync byte, PIDs, PAT/PMT) but whose payloads are noise."""
+    data = bytearray(open(path, "rb").read())
+    rng = random.Random(seed)
+    for start in range(188 * 4, len(data) - 188 + 1, 188):
+        offset = 4 + (1 + data[start + 4] if data[start + 3] & 0x20 else 0)
+        for i in range(start + min(offset, 187), start + 188):
+            data[i] = rng.randrange(256)
+    return bytes(data)
+
+
+@pytest.fixture(scope="module")
+def endpoint(segments, model_dir, tmp_path_factory):
+    from moto.server import ThreadedMotoServer
+
+    from devstack.model_server import ModelServer, free_port
+    from infra.archives import ENTRY_MODULE, build_model_archive
+
+    moto_port = free_port()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+    moto.start()
+    aws = {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=aws["AWS_ENDPOINT_URL"],
+                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    for bucket in (BUCKET, OTHER):
+        s3.create_bucket(Bucket=bucket)
+    s3.upload_file(segments["bikes"][0], BUCKET, "live/cam/segment_00000.ts")
+    s3.upload_file(segments["bikes"][0], OTHER, "live/cam/segment_00000.ts")
+    s3.put_object(Bucket=BUCKET, Key="live/cam/junk_00001.ts", Body=b"\x47" + b"\x00" * 4000)
+    s3.put_object(Bucket=BUCKET, Key="live/cam/big_00001.ts", Body=b"\x47" * (MAX_BYTES + 1))
+    s3.put_object(Bucket=BUCKET, Key="live/cam/corrupt_00001.ts", Body=scrambled(segments["bikes"][0]))
+    # FFmpeg indirections: each would make FFmpeg read a local file if it were handed to it.
+    local = segments["bikes"][0]
+    playlist = f"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n{local}\n#EXT-X-ENDLIST\n".encode()
+    s3.put_object(Bucket=BUCKET, Key="live/cam/index.m3u8", Body=playlist)
+    s3.put_object(Bucket=BUCKET, Key="live/cam/playlist_00001.ts", Body=playlist)
+    s3.put_object(Bucket=BUCKET, Key="live/cam/concat_00001.ts", Body=f"ffconcat version 1.0\nfile '{local}'\n".encode())
+    s3.put_object(Bucket=BUCKET, Key="live/cam/sdp_00001.ts", Body=b"v=0\no=- 0 0 IN IP4 127.0.0.1\ns=x\nc=IN IP4 127.0.0.1\nm=video 5004 RTP/AVP 96\n")
+
+    environment = {  # what the Pulumi program declares for the Model (infra/model_endpoint.py, __main__.py)
+        "SAGEMAKER_PROGRAM": ENTRY_MODULE,
+        "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+        "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+        "ALLOWED_BUCKETS": BUCKET,
+        "MAX_SEGMENT_BYTES": str(MAX_BYTES),
+        "MAX_SEGMENT_SECONDS": "30",
+        "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
+        "MMS_JOB_QUEUE_SIZE": "2",
+    }
+    server = ModelServer.from_archive(
+        build_model_archive(model_dir), str(tmp_path_factory.mktemp("opt-ml")), environment, extra_env=aws,
+        python=os.environ.get("ENDPOINT_PYTHON") or sys.executable,
+    )
+    with server:
+        yield server
+    moto.stop()
+
+
+def invoke(server, body, content_type="application/json", timeout=120):
+    data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+    return requests.post(server.url + "/invocations", data=data, headers={"Content-Type": content_type}, timeout=timeout)
+
+
+def uri(key: str, bucket: str = BUCKET) -> str:
+    return f"s3://{bucket}/live/cam/{key}"
+
+
+def test_ping(endpoint):
+    reply = requests.get(endpoint.url + "/ping", timeout=10)
+    assert reply.status_code == 200
+
+
+def test_good_segment(endpoint):
+    reply = invoke(endpoint, {"s3_uri": uri("segment_00000.ts"), "top_k": 3})
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert body["label"] == body["top_k"][0]["label"] and len(body["top_k"]) == 3
+    assert body["frames"]["indices"][0] == list(range(93, 157, 2))
+    assert body["segment"]["frame_count"] == 250 and body["segment"]["width"] == 640
+    assert body["model"]["random_weights"] is True
+    assert invoke_endpoint.relay(reply.status_code, reply.text).status == 200
+
+
+@pytest.mark.parametrize(
+    "body,status,code",
+    [
+        pytest.param({"s3_uri": uri("segment_00000.ts", OTHER)}, 403, "bucket_not_allowed", id="foreign-bucket"),
+        pytest.param({"s3_uri": uri("missing_00009.ts")}, 404, "object_not_found", id="missing-key"),
+        pytest.param(b"{not json", 400, "invalid_request", id="malformed-body"),
+        pytest.param(["not", "an", "object"], 400, "invalid_request", id="not-an-object"),
+        pytest.param({"s3_uri": "http://example.com/x.ts"}, 400, "invalid_request", id="not-s3"),
+        pytest.param('{"s3_uri": "s3://b/k.ts", "top_k": Infinity}', 400, "invalid_request", id="top_k-infinity"),
+        pytest.param('{"s3_uri": "s3://b/k.ts", "top_k": NaN}', 400, "invalid_request", id="top_k-nan"),
+        pytest.param('{"s3_uri": "s3://b/k.ts", "clips": 1e400}', 400, "invalid_request", id="clips-1e400"),
+        pytest.param('{"s3_uri": "s3://b/k.ts", "top_k": 1000000000000000000000000000000}', 400, "invalid_request",
+                     id="top_k-10e30"),
+        pytest.param('{"s3_uri": "s3://b/k.ts", "min_confidence": -Infinity}', 400, "invalid_request", id="min-conf-inf"),
+        pytest.param({"s3_uri": uri("segment_00000.ts"), "clips": "3"}, 400, "invalid_request", id="clips-string"),
+        pytest.param({"s3_uri": uri("big_00001.ts")}, 413, "segment_too_large", id="too-large"),
+        pytest.param({"s3_uri": uri("junk_00001.ts")}, 422, "not_a_video", id="junk"),
+        pytest.param({"s3_uri": uri("corrupt_00001.ts")}, 422, "corrupt_video", id="corrupt-inside"),
+        pytest.param({"s3_uri": uri("index.m3u8")}, 422, "not_a_video", id="playlist"),
+        pytest.param({"s3_uri": uri("playlist_00001.ts")}, 422, "not_a_video", id="playlist-named-ts"),
+        pytest.param({"s3_uri": uri("concat_00001.ts")}, 422, "not_a_video", id="ffconcat"),
+        pytest.param({"s3_uri": uri("sdp_00001.ts")}, 422, "not_a_video", id="sdp"),
+    ],
+)
+def test_refusals_are_clean_json_and_a_model_error(endpoint, body, status, code):
+    reply = invoke(endpoint, body)
+    assert reply.status_code == status, reply.text
+    assert json.loads(reply.text)["error"] == code  # the whole body is the JSON: no traceback after it
+    assert "Traceback" not in reply.text and reply.json()["message"]
+    relayed = invoke_endpoint.relay(reply.status_code, reply.text)
+    assert (relayed.status, relayed.error) == (424, invoke_endpoint.MODEL_ERROR)
+    assert relayed.body["OriginalStatusCode"] == status
+    assert requests.get(endpoint.url + "/ping", timeout=10).status_code == 200
+
+
+def test_wrong_content_type_is_415(endpoint):
+    reply = invoke(endpoint, {"s3_uri": uri("segment_00000.ts")}, content_type="text/csv")
+    assert reply.status_code == 415 and json.loads(reply.text)["error"] == "invalid_request"
+
+
+def _status_line(endpoint, request: bytes) -> bytes:
+    """The first line MMS answers to a raw request (it may reset the connection after answering)."""
+    with socket.create_connection(("127.0.0.1", endpoint.port), timeout=30) as sock:
+        sock.sendall(request)
+        received = b""
+        while b"\r\n" not in received:
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            received += chunk
+        return received.split(b"\r\n", 1)[0]
+
+
+@pytest.mark.parametrize("length,status", [(b"abc", b"400"), (b"99999999999", b"413")])
+def test_bad_content_length_gets_an_answer(endpoint, length, status):
+    line = _status_line(endpoint, b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: " + length + b"\r\n\r\n{}")
+    assert line.split(b" ")[1:2] == [status], line
+
+
+def test_body_over_the_limit_is_413(endpoint):
+    reply = invoke(endpoint, b'{"s3_uri": "' + b"x" * (7 * 1024 * 1024) + b'"}')
+    assert reply.status_code == 413
+
+
+def test_beyond_the_queue_is_a_retryable_refusal(endpoint):
+    """One worker and a queue of 2: a burst of 6 slow requests gets some 503s, the rest are served."""
+    with ThreadPoolExecutor(6) as pool:
+        replies = list(pool.map(lambda _: invoke(endpoint, {"s3_uri": uri("segment_00000.ts"), "clips": 4}), range(6)))
+    statuses = sorted(r.status_code for r in replies)
+    assert set(statuses) == {200, 503}, statuses
+    busy = next(r for r in replies if r.status_code == 503)
+    relayed = invoke_endpoint.relay(busy.status_code, busy.text)
+    assert invoke_endpoint.is_retryable(relayed), relayed
+    assert requests.get(endpoint.url + "/ping", timeout=10).status_code == 200
