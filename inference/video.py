@@ -53,7 +53,9 @@ class VideoFacts:
 class SegmentReader:
     """An open video file; use as a context manager."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, mpegts_only: bool = True):
+        """Open ``path``; unless ``mpegts_only`` is False (tests, benchmarks on local files), anything
+        that is not MPEG-TS with a video stream is refused before FFmpeg sees it."""
         self.path = path
         self._cut_path: Optional[str] = None
         with open(path, "rb") as handle:
@@ -62,7 +64,7 @@ class SegmentReader:
             self.ts = ts_index(data)
         except (IndexError, ValueError):  # a packet table cut short
             self.ts = None
-        if self.ts is None:
+        if self.ts is None and mpegts_only:
             # Refused before FFmpeg sees the bytes: FFmpeg picks its demuxer from the content, and a
             # playlist (.m3u8), a concat script or an SDP file would make it read other files or URLs.
             # Every 188-byte packet starting with 0x47 leaves it only the MPEG-TS demuxer (the others
