@@ -16,7 +16,6 @@ import os
 import random
 import socket
 import sys
-from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
@@ -82,7 +81,6 @@ def endpoint(segments, model_dir, tmp_path_factory):
         "MAX_SEGMENT_BYTES": str(MAX_BYTES),
         "MAX_SEGMENT_SECONDS": "30",
         "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
-        "MMS_JOB_QUEUE_SIZE": "2",
     }
     server = ModelServer.from_archive(
         build_model_archive(model_dir), str(tmp_path_factory.mktemp("opt-ml")), environment, extra_env=aws,
@@ -184,15 +182,3 @@ def test_bad_content_length_gets_an_answer(endpoint, length, status):
 def test_body_over_the_limit_is_413(endpoint):
     reply = invoke(endpoint, b'{"s3_uri": "' + b"x" * (7 * 1024 * 1024) + b'"}')
     assert reply.status_code == 413
-
-
-def test_beyond_the_queue_is_a_retryable_refusal(endpoint):
-    """One worker and a queue of 2: a burst of 6 slow requests gets some 503s, the rest are served."""
-    with ThreadPoolExecutor(6) as pool:
-        replies = list(pool.map(lambda _: invoke(endpoint, {"s3_uri": uri("segment_00000.ts"), "clips": 4}), range(6)))
-    statuses = sorted(r.status_code for r in replies)
-    assert set(statuses) == {200, 503}, statuses
-    busy = next(r for r in replies if r.status_code == 503)
-    relayed = invoke_endpoint.relay(busy.status_code, busy.text)
-    assert invoke_endpoint.is_retryable(relayed), relayed
-    assert requests.get(endpoint.url + "/ping", timeout=10).status_code == 200
