@@ -11,6 +11,7 @@
     python -m devstack redrive [--stream-id ID]
     python -m devstack alerts [--follow]
     python -m devstack streams
+    python -m devstack console [--port 8008]              # the review console in the browser (127.0.0.1)
 
 The other commands use the running local stack (found through
 ``.devstack/stack.json``, reached with the stack's own dummy credentials: no
@@ -122,6 +123,11 @@ def cmd_demo(args) -> int:
         ok = len(items) == len(uploaded.keys) and not letters
         print(f"\n{len(items)} records for {len(uploaded.keys)} segments, {len(letters)} dead letters, "
               f"{len(found) - before} executions; {time.time() - started:.0f} s in all")
+        if args.console is not None:
+            _serve_console(info, args.console)
+        else:
+            print("\nTo review this run in the browser, run `.venv/bin/python -m devstack demo --console`:"
+                  "\nit keeps the local stack up and serves the console on http://127.0.0.1:8008/ until Ctrl-C.")
         return 0 if ok else 1
     finally:
         stack.stop()
@@ -326,6 +332,26 @@ def cmd_alerts(args) -> int:
         return 0
 
 
+def _serve_console(info: dict, port: int) -> None:
+    from devstack.console.app import serve
+    from devstack.console.data import ConsoleData
+
+    server = serve(ConsoleData(info), port=port)
+    print(f"console on http://127.0.0.1:{server.effective_port}/ (reading {'AWS' if not info.get('endpoint_url') else 'the local stack'}); "
+          "Ctrl-C stops it", flush=True)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+
+
+def cmd_console(args) -> int:
+    _serve_console(_info(args, "livestream_bucket", "table_name", "dlq_url", "state_machine_arn"), args.port)
+    return 0
+
+
 def cmd_redrive(args) -> int:
     from devstack.redrive import redrive
 
@@ -373,6 +399,8 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--loops", type=int, default=2, help="play the video 1+N times (3 segments for the 10 s sample)")
     demo.add_argument("--realtime", action="store_true", help="upload at the video's pace (10 s per segment), like a live source")
     demo.add_argument("--plot", default=".devstack/timeline.png", help="where to write the timeline picture")
+    demo.add_argument("--console", nargs="?", type=int, const=8008, metavar="PORT",
+                      help="keep the stack up afterwards and serve the console (default port 8008) until Ctrl-C")
     stack_options(demo)
     demo.set_defaults(clips=3)  # the demo shows the timeline inside each segment
     demo.set_defaults(run=cmd_demo)
@@ -431,6 +459,11 @@ def parser() -> argparse.ArgumentParser:
     alerts.add_argument("--follow", action="store_true", help="keep printing alerts as they happen")
     state_dir_option(alerts)
     alerts.set_defaults(run=cmd_alerts)
+
+    console = commands.add_parser("console", help="the review console in the browser, on 127.0.0.1")
+    console.add_argument("--port", type=int, default=8008, help="0: any free port")
+    aws_options(console)
+    console.set_defaults(run=cmd_console)
 
     redrive = commands.add_parser("redrive", help="send dead-lettered segments through the workflow again")
     redrive.add_argument("--stream-id", help="only this stream's segments")
