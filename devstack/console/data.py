@@ -170,12 +170,35 @@ class ConsoleData:
         return {"stream_id": stream_id, "segments": segments, "episodes": self.episodes(stream_id)}
 
     def episodes(self, stream_id: str) -> list[dict[str, Any]]:
-        """A stream's episodes with presigned snapshot and clip URLs.
+        """A stream's episodes (``Episode.to_json``) with presigned ``snapshot_url`` and ``clip_url``.
 
-        The pipeline does not build episodes yet (no episodes table in this
-        stack): none are shown.
+        None where the stack has no episodes table (``episodes_table``).
         """
-        return []
+        from contracts import episodes
+
+        table = self.info.get("episodes_table")
+        if not table:
+            return []
+        dynamodb = self._clients["dynamodb"]
+        found, start = [], None
+        while True:
+            kwargs = {
+                "TableName": table,
+                "KeyConditionExpression": "#pk = :stream",
+                "ExpressionAttributeNames": {"#pk": episodes.PARTITION_KEY},
+                "ExpressionAttributeValues": {":stream": {"S": stream_id}},
+            }
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            page = dynamodb.query(**kwargs)
+            found.extend(episodes.decode_episode(item) for item in page["Items"] if episodes.is_episode_item(item))
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                break
+        return [
+            {**episode.to_json(), "snapshot_url": self.presign(episode.snapshot_uri), "clip_url": self.presign(episode.clip_uri)}
+            for episode in found
+        ]
 
     def presign(self, s3_uri: str | None) -> str | None:
         """A GET URL for one object, valid for :data:`PRESIGN_SECONDS`."""

@@ -27,10 +27,10 @@ WAIT_MS = 180_000  # a segment through the whole chain on a busy 2-core machine
 
 @pytest.fixture(scope="module")
 def stack(model_dir, tmp_path_factory):
-    """This module's own local stack (default timeouts; 3 clips per segment, as the demo)."""
+    """This module's own local stack (default config and timeouts)."""
     from devstack.stack import LocalStack
 
-    local = LocalStack(state_dir=str(tmp_path_factory.mktemp("console-stack")), overrides={"clips": 3})
+    local = LocalStack(state_dir=str(tmp_path_factory.mktemp("console-stack")), overrides={})
     local.start(log=lambda *_: None)
     yield local
     local.stop()
@@ -98,7 +98,8 @@ def recorded(stack, segments):
     before = pipeline.upload(f"{pipeline.info['stream_prefix']}/{stream}/segment_00001.ts", path=segments["bikes"][0])
     pipeline.upload(f"{pipeline.info['stream_prefix']}/{HOSTILE}/segment_00001.ts", path=segments["bikes"][0])
     pipeline.wait(before, new=2, timeout_s=WAIT_MS / 1000)
-    assert pipeline.records(stream) and pipeline.records(HOSTILE)
+    letters = [(d.object_key, d.reason) for d in pipeline.all_dead_letters()]
+    assert pipeline.records(stream) and pipeline.records(HOSTILE), f"not recorded; dead letters: {letters}"
     return pipeline, stream
 
 

@@ -144,10 +144,11 @@ function timelineTraces(data) {
     }
   }
   if (data.episodes.length) {
+    const streamEnd = Math.max(0, ...data.segments.map((s) => s.end_s));  // an open episode runs to the latest segment
     traces.push({
       type: "bar", orientation: "h", name: "episodes", yaxis: "y2",
       base: data.episodes.map((e) => e.start_seconds),
-      x: data.episodes.map((e) => (e.end_seconds ?? e.last_seconds ?? e.start_seconds) - e.start_seconds || 0.5),
+      x: data.episodes.map((e) => Math.max((e.end_seconds ?? streamEnd) - e.start_seconds, 0.5)),
       y: data.episodes.map((e) => plotlyText(e.label)),
       text: data.episodes.map((e) => plotlyText(`${e.label} ${e.status} peak ${Number(e.peak_probability).toFixed(3)}`)),
       hoverinfo: "text", textposition: "none", marker: { color: "rgba(31,119,180,0.6)" },
@@ -162,7 +163,7 @@ function episodeCard(e) {
   const times = `${clock(e.start_seconds)} - ${e.end_seconds === null || e.end_seconds === undefined ? "open" : clock(e.end_seconds)}`;
   return el("article", { className: `episode ${e.status}`, "data-episode-id": e.episode_id },
     el("h3", {}, el("span", { className: "label", text: e.label }), ` ${times}`),
-    el("p", { className: "note", text: `${e.status}${e.closed_reason ? ` (${e.closed_reason})` : ""}, peak ${Number(e.peak_probability).toFixed(3)}, ${e.segment_count ?? "?"} segments` }),
+    el("p", { className: "note", text: `${e.status}${e.close_reason ? ` (${e.close_reason})` : ""}, peak ${Number(e.peak_probability).toFixed(3)}, ${e.segment_count ?? "?"} segments` }),
     e.snapshot_url ? el("img", { src: e.snapshot_url, alt: `snapshot of ${e.label}`, className: "snapshot" }) : null,
     e.clip_url ? el("video", { src: e.clip_url, controls: true, preload: "metadata", muted: true, className: "clip" }) : null,
   );
