@@ -21,6 +21,7 @@ from botocore.config import Config
 
 from contracts import records
 from contracts.dead_letters import DeadLetter
+from devstack import executions as executions_log
 from devstack import observe
 
 #: Presigned URLs handed to the browser expire after this many seconds.
@@ -97,7 +98,6 @@ class ConsoleData:
         self._queue_lock = threading.Lock()
         self._letters_snapshot: list[dict[str, Any]] = []
         self._job: RedriveJob | None = None
-        self._finished: dict[str, dict[str, Any]] = {}  # execution ARN -> summary (finished ones never change)
 
     # ---- streams -------------------------------------------------------------------------------
     def _scan_records(self) -> list[dict[str, Any]]:
@@ -210,66 +210,25 @@ class ConsoleData:
         )
 
     # ---- executions ----------------------------------------------------------------------------
-    def executions(self) -> list[dict[str, Any]]:
-        """The newest executions with status, duration and the segment they ran for."""
-        found = sorted(observe.executions(self.info), key=lambda e: e["startDate"], reverse=True)[:EXECUTIONS_SHOWN]
-        out = []
-        for execution in found:
-            arn = execution["executionArn"]
-            if arn in self._finished:
-                out.append(self._finished[arn])
-                continue
-            summary = self._summary(execution)
-            if summary["status"] != "RUNNING":
-                self._finished[arn] = summary
-            out.append(summary)
-        return out
+    def _log_group(self) -> str:
+        if not self.info.get("state_machine_log_group"):
+            self.info["state_machine_log_group"] = executions_log.log_group_of(
+                self._clients["stepfunctions"], self.info["state_machine_arn"]
+            )
+        return self.info["state_machine_log_group"]
 
-    def _summary(self, execution: dict[str, Any]) -> dict[str, Any]:
-        start, stop = _epoch(execution["startDate"]), _epoch(execution.get("stopDate"))
-        key = None
-        try:
-            described = self._clients["stepfunctions"].describe_execution(executionArn=execution["executionArn"])
-            key = _object_key(_json(described.get("input")))
-        except Exception:  # noqa: BLE001 - the list still shows without the key
-            pass
-        return {
-            "execution_arn": execution["executionArn"],
-            "name": execution["name"],
-            "status": execution["status"],
-            "started_at": _iso(start),
-            "duration_seconds": None if stop is None or start is None else round(stop - start, 3),
-            "object_key": key,
-        }
+    def executions(self) -> list[dict[str, Any]]:
+        """The newest executions with status, duration and the segment they ran for (from the log group)."""
+        found = executions_log.list_executions(self._clients["logs"], self._log_group())
+        return [_summary(e) for e in reversed(found[-EXECUTIONS_SHOWN:])]
 
     def execution(self, execution_arn: str) -> dict[str, Any]:
         """One execution, state by state: input, output, attempts, and a failed state's error and cause."""
-        sfn = self._clients["stepfunctions"]
-        described = sfn.describe_execution(executionArn=execution_arn)
-        events, token = [], None
-        while True:
-            kwargs = {"executionArn": execution_arn, "maxResults": 1000}
-            if token:
-                kwargs["nextToken"] = token
-            page = sfn.get_execution_history(**kwargs)
-            events.extend(page["events"])
-            token = page.get("nextToken")
-            if not token:
-                break
-        start, stop = _epoch(described["startDate"]), _epoch(described.get("stopDate"))
-        return {
-            "execution_arn": execution_arn,
-            "name": described["name"],
-            "status": described["status"],
-            "started_at": _iso(start),
-            "duration_seconds": None if stop is None or start is None else round(stop - start, 3),
-            "input": _json(described.get("input")),
-            "output": _json(described.get("output")),
-            "error": described.get("error"),
-            "cause": described.get("cause"),
-            "object_key": _object_key(_json(described.get("input"))),
-            "states": states_from_history(events),
-        }
+        summary, steps = executions_log.execution_steps(
+            self._clients["logs"], self._log_group(), execution_arn, local=self.local
+        )
+        return {**_summary(summary), "input": _json(summary.input), "output": _json(summary.output),
+                "error": summary.error, "cause": summary.cause, "states": [state_of(step) for step in steps]}
 
     # ---- dead letters --------------------------------------------------------------------------
     def dead_letters(self) -> dict[str, Any]:
@@ -338,49 +297,38 @@ def _letter(letter: DeadLetter) -> dict[str, Any]:
     }
 
 
-def states_from_history(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Step Functions history events (or their log-group twins) as one entry per state visited.
+def _summary(execution: executions_log.ExecutionSummary) -> dict[str, Any]:
+    return {
+        "execution_arn": execution.execution_arn,
+        "name": execution.name,
+        "status": execution.status,
+        "started_at": _iso(execution.start.timestamp()),
+        "duration_seconds": None if execution.duration_s is None else round(execution.duration_s, 3),
+        "object_key": _object_key(_json(execution.input)),
+    }
 
-    Each entry: ``name``, ``type``, ``entered_s`` (since the first event), ``duration_s``,
-    ``input``, ``output``, ``attempts`` (task schedules: retries + 1), ``errors`` (each
-    ``{"error", "cause"}``) and ``status`` (``succeeded``, ``failed``, ``caught`` or ``running``).
-    """
-    states: list[dict[str, Any]] = []
-    current: dict[str, Any] | None = None
-    first = _epoch(events[0]["timestamp"]) if events else None
-    for event in events:
-        kind = event["type"]
-        at = _epoch(event["timestamp"])
-        if kind.endswith("StateEntered"):
-            details = event.get("stateEnteredEventDetails") or {}
-            current = {
-                "name": details.get("name"),
-                "type": kind[: -len("StateEntered")],
-                "entered_s": round((at or 0) - (first or 0), 3),
-                "duration_s": None,
-                "input": _json(details.get("input")),
-                "output": None,
-                "attempts": 0,
-                "errors": [],
-                "status": "running",
-            }
-            states.append(current)
-        elif current is None:
-            continue
-        elif kind == "TaskScheduled":
-            current["attempts"] += 1
-        elif kind in ("TaskFailed", "TaskTimedOut", "LambdaFunctionFailed", "LambdaFunctionTimedOut", "ExecutionFailed"):
-            details = next((v for k, v in event.items() if k.endswith("EventDetails")), {}) or {}
-            current["errors"].append({"error": details.get("error", kind), "cause": details.get("cause")})
-            if kind == "ExecutionFailed":
-                current["status"] = "failed"
-        elif kind.endswith("StateExited"):
-            details = event.get("stateExitedEventDetails") or {}
-            current["output"] = _json(details.get("output"))
-            current["duration_s"] = round((at or 0) - (first or 0) - current["entered_s"], 3)
-            # A state whose last attempt failed but that exited was caught (sent on to the DLQ branch).
-            current["status"] = "caught" if current["errors"] and current["attempts"] <= len(current["errors"]) else "succeeded"
-    for state in states:
-        if state["type"] == "Fail":
-            state["status"] = "failed"
-    return states
+
+def state_of(step: executions_log.Step) -> dict[str, Any]:
+    """One state for the page: ``status`` is ``succeeded``, ``caught`` (its last attempt failed and a
+    Catch moved on), ``failed`` (a Fail state, or the state the execution ended in) or ``running``."""
+    if step.outcome == "ok":
+        status = "caught" if step.errors and step.attempts <= len(step.errors) else "succeeded"
+    elif step.outcome == "entered":
+        status = "running"
+    else:
+        status = "failed"
+    errors = [{"error": error, "cause": None} for error in step.errors]
+    if step.error and (not errors or errors[-1]["error"] != step.error):
+        errors.append({"error": step.error, "cause": None})
+    if errors:
+        errors[-1]["cause"] = step.cause
+    return {
+        "name": step.state,
+        "entered_s": round(step.entered_s, 3),
+        "duration_s": round(step.duration_s, 3) if step.outcome != "entered" else None,
+        "input": _json(step.input),
+        "output": _json(step.output),
+        "attempts": step.attempts,
+        "errors": errors,
+        "status": status,
+    }

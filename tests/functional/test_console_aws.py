@@ -2,6 +2,7 @@
 
 import json
 import re
+import time
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
@@ -38,12 +39,23 @@ def deployment(monkeypatch):
         sqs = boto3.client("sqs", region_name=REGION)
         dlq = sqs.create_queue(QueueName="workflow-dlq")["QueueUrl"]
         sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps(load_event("dead_letter_workflow_failure.json")))
+        logs = boto3.client("logs", region_name=REGION)
+        group = "/aws/vendedlogs/states/workflow"
+        logs.create_log_group(logGroupName=group)
+        logs.create_log_stream(logGroupName=group, logStreamName="states")
         sfn = boto3.client("stepfunctions", region_name=REGION)
         arn = sfn.create_state_machine(
             name="workflow", type="EXPRESS", roleArn="arn:aws:iam::123456789012:role/workflow",
             definition=json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}),
+            loggingConfiguration={"level": "ALL", "includeExecutionData": True, "destinations": [
+                {"cloudWatchLogsLogGroup": {"logGroupArn": f"arn:aws:logs:{REGION}:123456789012:log-group:{group}:*"}}]},
         )["stateMachineArn"]
-        sfn.start_execution(stateMachineArn=arn, input=json.dumps(load_event("dead_letter_workflow_failure.json")["event"]))
+        # One Express execution's history, as Step Functions logs it (timestamps moved to now).
+        events = load_event("execution_history_caught.json")["events"]
+        shift = int(time.time() * 1000) - int(events[0]["event_timestamp"]) - 60_000
+        logs.put_log_events(logGroupName=group, logStreamName="states", logEvents=[
+            {"timestamp": int(e["event_timestamp"]) + shift,
+             "message": json.dumps({**e, "event_timestamp": str(int(e["event_timestamp"]) + shift)})} for e in events])
         yield ["--aws", "--bucket", "livestream", "--table", "detections", "--dlq-url", dlq, "--state-machine-arn", arn]
 
 
@@ -81,10 +93,10 @@ def test_aws_console_reads_streams_timeline_executions_and_dead_letters(client):
     assert timeline["segments"][0]["clips"] == [{"start_s": 10.0, "end_s": 15.0, "label": "Biking", "probability": 0.7}]
     (letter,) = http.get("/api/dead-letters").get_json()["dead_letters"]
     assert letter["reason"] == "NOT_A_VIDEO" and letter["object_key"].startswith(f"live/{STREAM}/")
-    (execution,) = http.get("/api/executions").get_json()["executions"]
-    assert execution["object_key"] == letter["object_key"]
-    page = http.get("/execution", query_string={"arn": execution["execution_arn"]})
-    assert page.status_code == 200 and "onerror=alert(1)&gt;" in page.get_data(as_text=True)
+    (execution,) = http.get("/api/executions").get_json()["executions"]  # from the log group
+    assert execution["object_key"] == "live/cam-1/segment_00001.ts" and execution["status"] == "FAILED"
+    page = http.get("/execution", query_string={"arn": execution["execution_arn"]}).get_data(as_text=True)
+    assert 'data-state="DetectActivity"' in page and "SageMakerRuntime.ModelErrorException" in page
 
 
 def test_aws_pages_escape_user_strings_and_carry_no_secret(client):

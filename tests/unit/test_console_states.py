@@ -1,15 +1,20 @@
-"""The console's state-by-state view of an execution, from its history events."""
+"""The console's state-by-state view of an execution, from its log events."""
 
-from devstack.console.data import states_from_history
+import json
+
+from devstack.console.data import state_of
+from devstack.executions import parse_log_events, steps_of
 from tests.conftest import load_event
 
 
+def _states(events):
+    return [state_of(step) for step in steps_of(parse_log_events(json.dumps(e) for e in events))]
+
+
 def test_states_carry_input_output_retries_and_the_caught_error():
-    states = states_from_history(load_event("execution_history_caught.json")["events"])
-    assert [(s["name"], s["type"], s["status"]) for s in states] == [
-        ("ValidateSegment", "Task", "succeeded"),
-        ("DetectActivity", "Task", "caught"),
-        ("SegmentFailed", "Fail", "failed"),
+    states = _states(load_event("execution_history_caught.json")["events"])
+    assert [(s["name"], s["status"]) for s in states] == [
+        ("ValidateSegment", "succeeded"), ("DetectActivity", "caught"), ("SegmentFailed", "failed"),
     ]
     validate, detect, failed = states
     assert validate["input"] == {"detail": {}} and validate["output"] == {"segment": {"sequence": 1}}
@@ -21,10 +26,11 @@ def test_states_carry_input_output_retries_and_the_caught_error():
 
 
 def test_a_retried_task_that_succeeds_in_the_end_is_not_caught():
-    events = [e for e in load_event("execution_history_caught.json")["events"] if e["id"] <= 9]
+    events = [e for e in load_event("execution_history_caught.json")["events"] if int(e["id"]) <= 9]
+    last = dict(events[-1])
     events += [
-        {"type": "TaskSucceeded", "timestamp": "2026-11-25T12:00:01.800Z", "taskSucceededEventDetails": {"output": "{}"}},
-        {"type": "TaskStateExited", "timestamp": "2026-11-25T12:00:01.900Z", "stateExitedEventDetails": {"name": "DetectActivity", "output": "{}"}},
+        {**last, "id": "10", "type": "TaskSucceeded", "details": {"output": "{}"}},
+        {**last, "id": "11", "type": "TaskStateExited", "details": {"name": "DetectActivity", "output": "{}"}},
     ]
-    detect = states_from_history(events)[-1]
+    detect = _states(events)[-1]
     assert detect["status"] == "succeeded" and detect["attempts"] == 2 and len(detect["errors"]) == 1
