@@ -150,7 +150,8 @@ def test_executions_page_and_one_execution_state_by_state(console, page, recorde
     row.locator("a").click()
     page.wait_for_selector("#states")
     states = page.locator("#states > li").evaluate_all("items => items.map(i => i.dataset.state)")
-    assert states[:4] == ["ValidateSegment", "BuildRequest", "DetectActivity", "RecordDetection"]
+    path = [name for name in states if name in ("ValidateSegment", "DetectActivity", "RecordDetection")]
+    assert path == ["ValidateSegment", "DetectActivity", "RecordDetection"], states
     record = pipeline.records(stream)[0]
     detect = page.locator('#states li[data-state="DetectActivity"]')
     detect.locator("summary").click()
