@@ -10,6 +10,7 @@ import pulumi_aws as aws
 
 from infra import archives
 from infra.alerts import Alerts, AlertsArgs
+from infra.episodes import Episodes, EpisodesArgs, lambda_environment
 from infra.live_source import LiveSource, LiveSourceArgs
 from infra.model_endpoint import SERVERLESS_MODE, ModelEndpoint, ModelEndpointArgs, default_inference_image
 from infra.naming import physical_name
@@ -17,7 +18,7 @@ from infra.observability import Observability, ObservabilityArgs
 from infra.results import Results, ResultsArgs
 from infra.settings import ROOT, Settings
 from infra.storage import Storage, StorageArgs
-from infra.workflow import Workflow, WorkflowArgs
+from infra.workflow import Workflow, WorkflowArgs, powertools_layer_parameter, powertools_version
 from state_machine.definition import WorkflowTuning
 
 settings = Settings.from_config(pulumi.Config())
@@ -44,6 +45,8 @@ storage = Storage(
         stream_prefix=settings.stream_prefix,
         segment_retention_days=settings.segment_retention_days,
         force_destroy=settings.force_destroy_buckets,
+        evidence_prefix=settings.evidence_prefix,
+        evidence_retention_days=settings.evidence_retention_days,
     ),
 )
 
@@ -88,18 +91,46 @@ model_endpoint = ModelEndpoint(
     ),
 )
 
-alerts = None
-if settings.watch_activities:
-    alerts = Alerts(
-        "alerts",
-        AlertsArgs(
-            bus_name=name("alerts"), region=region, account_id=account_id, partition=partition.partition,
-            email=settings.alert_email,
-        ),
-    )
+# The stack's bus: ActivityStarted/ActivityEnded (watched labels), StreamStalled/StreamResumed.
+alerts = Alerts(
+    "alerts",
+    AlertsArgs(
+        bus_name=name("alerts"), region=region, account_id=account_id, partition=partition.partition,
+        email=settings.alert_email, segment_alerts=settings.segment_alerts,
+    ),
+)
+
+episodes = Episodes(
+    "episodes",
+    EpisodesArgs(
+        table_name=name("episodes", "dynamodb_table"),
+        function_name=name("episodes", "lambda_function"),
+        role_name=name("episodes", "iam_role"),
+        scheduler_role_name=name("sweep", "iam_role"),
+        layer_name=name("ffmpeg"),
+        records_table=results.table,
+        livestream_bucket=storage.livestream_bucket,
+        artifacts_bucket=storage.artifacts_bucket,
+        stream_prefix=settings.stream_prefix,
+        evidence_prefix=settings.evidence_prefix,
+        bus=alerts.bus,
+        notify_labels=settings.watch_activities,
+        account_id=account_id,
+        lambda_runtime=settings.lambda_runtime,
+        # The layer of the Powertools release the tests run, as for the validation Lambda.
+        powertools_layer_arn=settings.powertools_layer_arn or aws.ssm.get_parameter_output(
+            name=powertools_layer_parameter(settings.lambda_runtime, powertools_version())
+        ).value,
+        log_retention_days=settings.log_retention_days,
+        timeout_seconds=settings.episodes_timeout_seconds,
+        sweep_schedule=settings.sweep_schedule,
+        environment=lambda_environment(settings, settings.segment_seconds),
+    ),
+)
 
 tuning = WorkflowTuning(
     endpoint_timeout_seconds=settings.endpoint_timeout_seconds,
+    episodes_timeout_seconds=settings.episodes_timeout_seconds,
     clips=settings.clips,
     min_confidence=settings.min_confidence,
 )
@@ -132,9 +163,11 @@ workflow = Workflow(
             "RESULT_TTL_DAYS": str(settings.result_ttl_days),
         },
         tuning=tuning.with_fast_retries() if settings.fast_retries else tuning,
-        alert_bus=alerts.bus if alerts else None,
+        alert_bus=alerts.bus,
         watch_activities=settings.watch_activities,
         alert_threshold=settings.alert_threshold,
+        segment_alerts=settings.segment_alerts,
+        episodes_function=episodes.function,
     ),
 )
 
@@ -192,4 +225,7 @@ pulumi.export("endpoint_name", model_endpoint.endpoint.name)
 pulumi.export("validate_function_name", workflow.function.name)
 pulumi.export("dashboard_name", observability.dashboard.dashboard_name)
 pulumi.export("medialive_channel_id", live_source.channel.channel_id if live_source else None)
-pulumi.export("alert_bus_name", alerts.bus.name if alerts else None)
+pulumi.export("alert_bus_name", alerts.bus.name)
+pulumi.export("episodes_table_name", episodes.table.name)
+pulumi.export("episodes_function_name", episodes.function.name)
+pulumi.export("evidence_prefix", settings.evidence_prefix)

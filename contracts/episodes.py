@@ -155,7 +155,9 @@ def _shift(wall: str | None, seconds: float) -> str | None:
 
 def _best_frame_offset(record: Mapping[str, Any], start: float, end: float) -> float:
     """The sampled frame in the middle of [start, end) (the frames the endpoint scored)."""
-    times = [float(t) for t in ((record.get("frames") or {}).get("timestamps_s") or []) if start <= float(t) < end]
+    stamps = (record.get("frames") or {}).get("timestamps_s") or []
+    flat = [t for clip in stamps for t in (clip if isinstance(clip, list) else [clip])]  # one list per clip
+    times = sorted(float(t) for t in flat if start <= float(t) < end)
     return times[len(times) // 2] if times else (start + end) / 2
 
 
@@ -392,6 +394,8 @@ class Advance:
     late: list[int]
     #: Sequence numbers this fold declared lost.
     lost: list[int]
+    #: Known sequence numbers are left to fold (``max_steps`` was reached).
+    more: bool = False
 
     @property
     def state_changed(self) -> bool:
@@ -502,6 +506,7 @@ def advance(
     now: float,
     rules: EpisodeRules,
     stall_after_seconds: float | None = None,
+    max_steps: int | None = None,
 ) -> Advance:
     """Fold the known records after ``carry.anchor_seq`` into episodes.
 
@@ -510,7 +515,9 @@ def advance(
     sequence was declared lost). ``now`` decides which holes are lost and
     whether the stream stalled (no record for ``stall_after_seconds``): a
     stalled stream's holes are all lost and its open episodes close with
-    reason ``stalled``. The carry is not modified; the result holds a new one.
+    reason ``stalled``. At most ``max_steps`` sequence numbers are folded
+    (``more`` says whether known ones are left: fold again). The carry is not
+    modified; the result holds a new one.
     """
     new = Carry.from_item(carry.to_item(), carry.stream_id)
     out = Advance(carry=new, changed={}, transitions=[], late=[], lost=[])
@@ -537,7 +544,10 @@ def advance(
         and now - new.last_arrival >= stall_after_seconds
     )
     lateness = 0.0 if stalling else rules.lateness_seconds
-    for seq, obs in _known_steps(new, present, now, lateness):
+    steps = _known_steps(new, present, now, lateness)
+    if max_steps is not None and len(steps) > max_steps:
+        steps, out.more, stalling = steps[:max_steps], True, False
+    for seq, obs in steps:
         if obs is None:
             out.lost.append(seq)
         _step(new, seq, obs, rules, out)

@@ -42,6 +42,8 @@ CREATED_FROM_API_PARAMS = {
     "aws:sns/topicSubscription:TopicSubscription",
     "aws:sns/topicPolicy:TopicPolicy",
     "aws:kms/key:Key",
+    # The sweep's schedule is created (moto does not run it): the local stack runs a timer instead (devstack.stack).
+    "aws:scheduler/schedule:Schedule",
 }
 
 
@@ -102,6 +104,7 @@ class MotoMocks(pulumi.runtime.Mocks):
             "aws:sagemaker/model:Model": self._model,
             "aws:sagemaker/endpointConfiguration:EndpointConfiguration": self._endpoint_config,
             "aws:sagemaker/endpoint:Endpoint": self._endpoint,
+            "aws:lambda/layerVersion:LayerVersion": self._layer,
         }
 
     def client(self, service: str):
@@ -232,6 +235,8 @@ class MotoMocks(pulumi.runtime.Mocks):
 
     def _object(self, name, inputs):
         source = inputs["source"]
+        if os.path.isdir(getattr(source, "path", "")):  # a folder Pulumi zips on upload: the ffmpeg layer, AWS only
+            return inputs["key"], {"etag": "recorded-only", "versionId": ""}
         extra = {"ContentType": inputs["contentType"]} if inputs.get("contentType") else {}
         with open(source.path, "rb") as handle:
             reply = self.client("s3").put_object(Bucket=inputs["bucket"], Key=inputs["key"], Body=handle, **extra)
@@ -261,6 +266,7 @@ class MotoMocks(pulumi.runtime.Mocks):
             ],
             AttributeDefinitions=[{"AttributeName": a["name"], "AttributeType": a["type"]} for a in inputs["attributes"]],
             SSESpecification={"Enabled": bool(inputs.get("serverSideEncryption", {}).get("enabled"))},
+            **self._indexes(inputs),
         )["TableDescription"]
         if inputs.get("ttl", {}).get("enabled"):
             dynamodb.update_time_to_live(
@@ -272,6 +278,19 @@ class MotoMocks(pulumi.runtime.Mocks):
                 TableName=inputs["name"], PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
             )
         return inputs["name"], {"arn": table["TableArn"], "name": inputs["name"]}
+
+    @staticmethod
+    def _indexes(inputs) -> dict[str, Any]:
+        indexes = [
+            {
+                "IndexName": index["name"],
+                "KeySchema": [{"AttributeName": index["hashKey"], "KeyType": "HASH"}]
+                + ([{"AttributeName": index["rangeKey"], "KeyType": "RANGE"}] if index.get("rangeKey") else []),
+                "Projection": {"ProjectionType": index.get("projectionType", "ALL")},
+            }
+            for index in inputs.get("globalSecondaryIndexes") or []
+        ]
+        return {"GlobalSecondaryIndexes": indexes} if indexes else {}
 
     def _role(self, name, inputs):
         role = self.client("iam").create_role(RoleName=inputs["name"], AssumeRolePolicyDocument=inputs["assumeRolePolicy"])["Role"]
@@ -341,6 +360,10 @@ class MotoMocks(pulumi.runtime.Mocks):
             target["RetryPolicy"] = _pascal(inputs["retryPolicy"])
         if inputs.get("deadLetterConfig"):
             target["DeadLetterConfig"] = _pascal(inputs["deadLetterConfig"])
+        if inputs.get("inputTransformer"):
+            transformer = inputs["inputTransformer"]
+            target["InputTransformer"] = {"InputPathsMap": transformer.get("inputPaths", {}),
+                                          "InputTemplate": transformer["inputTemplate"]}
         extra = {"EventBusName": inputs["eventBusName"]} if inputs.get("eventBusName") else {}
         self.client("events").put_targets(Rule=inputs["rule"], Targets=[target], **extra)
         return f"{inputs['rule']}-{target['Id']}", {"targetId": target["Id"]}
@@ -374,6 +397,12 @@ class MotoMocks(pulumi.runtime.Mocks):
             "EndpointConfigArn"
         ]
         return config_name, {"arn": arn, "name": config_name}
+
+    def _layer(self, name, inputs):
+        """The ffmpeg layer's archive is a folder Pulumi zips on upload, on AWS only: here the function
+        finds ffmpeg in the local Python environment (imageio-ffmpeg), and the layer is only named."""
+        arn = f"arn:aws:lambda:{self.region}:{ACCOUNT}:layer:{inputs['layerName']}:1"
+        return arn, {"arn": arn, "layerArn": arn.rsplit(":", 1)[0], "version": "1"}
 
     def _endpoint(self, name, inputs):
         arn = self.client("sagemaker").create_endpoint(

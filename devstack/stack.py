@@ -25,6 +25,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -171,6 +172,9 @@ class LocalStack:
     info: dict[str, Any] = field(default_factory=dict)
     process: subprocess.Popen | None = None
     lock: StackLock | None = None
+    #: The episodes sweep runs this often (on AWS: EventBridge Scheduler, ``sweepSchedule``); None: no timer.
+    sweep_seconds: float | None = 10.0
+    _sweeping: threading.Event = field(default_factory=threading.Event)
 
     @property
     def settings_file(self) -> str:
@@ -220,6 +224,8 @@ class LocalStack:
         with open(os.path.join(self.state_dir, "endpoints.json")) as handle:
             inference_url = json.load(handle)[outputs["endpoint_name"]]
         alerts_queue_url = self._watch_alerts(endpoint_url, outputs.get("alert_bus_name"))
+        if self.sweep_seconds:
+            self._start_sweeps(endpoint_url, outputs["episodes_function_name"])
         self.info = {
             "endpoint_url": endpoint_url,
             "region": REGION,
@@ -232,6 +238,9 @@ class LocalStack:
             "endpoint_name": outputs["endpoint_name"],
             "inference_url": inference_url,
             "alert_bus_name": outputs.get("alert_bus_name"),
+            "episodes_table_name": outputs.get("episodes_table_name"),
+            "episodes_function_name": outputs.get("episodes_function_name"),
+            "evidence_prefix": outputs.get("evidence_prefix"),
             "alerts_queue_url": alerts_queue_url,
             "pid": self.process.pid,
             "owner_pid": os.getpid(),
@@ -242,28 +251,38 @@ class LocalStack:
         return self.info
 
     def _watch_alerts(self, endpoint_url: str, bus_name: str | None) -> str | None:
-        """Locally, alerts land in a queue (a rule on the alert bus) that `devstack alerts` reads.
+        """Locally, the bus's events land in a queue (a rule on the bus) that `devstack alerts` reads.
 
-        On AWS the same rule feeds the SNS topic (``alertEmail``); this queue is the local stand-in.
+        On AWS rules on the same bus feed the SNS topic (``alertEmail``); this queue is the local stand-in.
         """
         if not bus_name:
             return None
-        from state_machine.definition import ALERT_DETAIL_TYPE, ALERT_SOURCE
+        from contracts.episodes import EVENT_SOURCE
 
         sqs = boto3.client("sqs", endpoint_url=endpoint_url, region_name=REGION, **LOCAL_CREDENTIALS)
         events = boto3.client("events", endpoint_url=endpoint_url, region_name=REGION, **LOCAL_CREDENTIALS)
         url = sqs.create_queue(QueueName="devstack-alerts")["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        events.put_rule(
-            Name="devstack-alerts",
-            EventBusName=bus_name,
-            EventPattern=json.dumps({"source": [ALERT_SOURCE], "detail-type": [ALERT_DETAIL_TYPE]}),
-        )
+        events.put_rule(Name="devstack-alerts", EventBusName=bus_name, EventPattern=json.dumps({"source": [EVENT_SOURCE]}))
         events.put_targets(Rule="devstack-alerts", EventBusName=bus_name, Targets=[{"Id": "local-queue", "Arn": arn}])
         return url
 
+    def _start_sweeps(self, endpoint_url: str, function_name: str) -> None:
+        """The local stand-in for the EventBridge Scheduler schedule: invoke the sweep on a timer."""
+        client = boto3.client("lambda", endpoint_url=endpoint_url, region_name=REGION, **LOCAL_CREDENTIALS)
+
+        def loop() -> None:
+            while not self._sweeping.wait(self.sweep_seconds):
+                try:
+                    client.invoke(FunctionName=function_name, Payload=json.dumps({"sweep": True}).encode())
+                except Exception:  # the stack is going down, or a transient error: the next tick retries  # nosec B112
+                    continue
+
+        threading.Thread(target=loop, name="episodes-sweep", daemon=True).start()
+
     def stop(self) -> None:
         """Stop the local AWS and every inference server (the whole process group), then unlock."""
+        self._sweeping.set()
         if self.process:
             group = self.process.pid  # start_new_session: the group id is the server's pid
             _signal_group(group, signal.SIGTERM)

@@ -1,17 +1,68 @@
-"""Alerts on watched activities: an event bus the workflow publishes ``ActivityDetected`` to,
-and an optional SNS topic (e-mail) fed by a rule on that bus."""
+"""The stack's event bus (activity and stream events) and an optional SNS topic (e-mail) fed by rules on it.
+
+The e-mail reads as a sentence: each rule's target has an EventBridge input
+transformer (:data:`SENTENCES`) that picks fields out of the event and fills a
+text template, so the subscriber gets one line, not the event's JSON.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
+from contracts import episodes as ep
 from infra import policies
 from infra.topics import encrypted_topic
 from state_machine.definition import ALERT_DETAIL_TYPE, ALERT_SOURCE
+
+#: detail-type -> (input paths, template). A template in quotes makes EventBridge send plain text.
+SENTENCES: dict[str, tuple[dict[str, str], str]] = {
+    ep.ACTIVITY_STARTED: (
+        {"label": "$.detail.label", "stream": "$.detail.stream_id", "time": "$.detail.start_time",
+         "at": "$.detail.start_seconds", "peak": "$.detail.peak_probability", "snapshot": "$.detail.snapshot_uri",
+         "episode": "$.detail.episode_id"},
+        '"<label> started on camera <stream> at <time> (<at> s into the stream, probability <peak>). '
+        'Snapshot: <snapshot>. Episode <episode>."',
+    ),
+    ep.ACTIVITY_ENDED: (
+        {"label": "$.detail.label", "stream": "$.detail.stream_id", "start": "$.detail.start_time",
+         "end": "$.detail.end_time", "from": "$.detail.start_seconds", "to": "$.detail.end_seconds",
+         "peak": "$.detail.peak_probability", "reason": "$.detail.close_reason", "clip": "$.detail.clip_uri",
+         "episode": "$.detail.episode_id"},
+        '"<label> on camera <stream> ended (<reason>): it lasted from <start> to <end> (<from> s to <to> s into '
+        'the stream), peak probability <peak>. Clip: <clip>. Episode <episode>."',
+    ),
+    ep.STREAM_STALLED: (
+        {"stream": "$.detail.stream_id", "at": "$.detail.at_seconds", "time": "$.time"},
+        '"Camera <stream> stopped sending video: no segment since <at> s into the stream (noticed at <time>)."',
+    ),
+    ep.STREAM_RESUMED: (
+        {"stream": "$.detail.stream_id", "at": "$.detail.at_seconds", "time": "$.time"},
+        '"Camera <stream> is sending video again from <at> s into the stream (noticed at <time>)."',
+    ),
+    ALERT_DETAIL_TYPE: (
+        {"label": "$.detail.label", "stream": "$.detail.stream_id", "at": "$.detail.start_seconds",
+         "probability": "$.detail.probability", "segment": "$.detail.s3_uri"},
+        '"<label> seen on camera <stream> in the segment starting <at> s into the stream '
+        '(probability <probability>): <segment>."',
+    ),
+}
+
+
+def render(detail_type: str, event: dict) -> str:
+    """What EventBridge's input transformer makes of ``event`` (for tests and the README's examples)."""
+    paths, template = SENTENCES[detail_type]
+    values = {}
+    for name, path in paths.items():
+        value: object = event
+        for part in path[2:].split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        values[name] = "null" if value is None else str(value)
+    return json.loads(re.sub(r"<(\w+)>", lambda m: values.get(m.group(1), m.group(0)), template))
 
 
 @dataclass
@@ -21,6 +72,7 @@ class AlertsArgs:
     account_id: pulumi.Input[str]
     partition: pulumi.Input[str]
     email: str = ""
+    segment_alerts: bool = False
 
 
 class Alerts(pulumi.ComponentResource):
@@ -39,21 +91,40 @@ class Alerts(pulumi.ComponentResource):
                 f"{name}-topic", self, args.account_id, args.partition, "events.amazonaws.com", rule_arn
             )
             aws.sns.TopicSubscription(f"{name}-email", topic=self.topic.arn, protocol="email", endpoint=args.email, opts=child)
-            rule = aws.cloudwatch.EventRule(
-                f"{name}-detected",
-                name=rule_name,
-                event_bus_name=self.bus.name,
-                event_pattern=json.dumps({"source": [ALERT_SOURCE], "detail-type": [ALERT_DETAIL_TYPE]}),
-                opts=child,
-            )
-            aws.cloudwatch.EventTarget(f"{name}-to-topic", rule=rule.name, event_bus_name=self.bus.name, arn=self.topic.arn, opts=child)
+            rules = []
+            for detail_type, (paths, template) in SENTENCES.items():
+                if detail_type == ALERT_DETAIL_TYPE and not args.segment_alerts:
+                    continue
+                slug = re.sub(r"(?<!^)([A-Z])", r"-\1", detail_type).lower()
+                rule = aws.cloudwatch.EventRule(
+                    f"{name}-{slug}",
+                    name=f"{args.bus_name}-{slug}",
+                    event_bus_name=self.bus.name,
+                    event_pattern=json.dumps({"source": [ALERT_SOURCE], "detail-type": [detail_type]}),
+                    opts=child,
+                )
+                aws.cloudwatch.EventTarget(
+                    f"{name}-{slug}-to-topic",
+                    rule=rule.name,
+                    event_bus_name=self.bus.name,
+                    arn=self.topic.arn,
+                    input_transformer={"input_paths": paths, "input_template": template},
+                    opts=child,
+                )
+                rules.append(rule)
             aws.sns.TopicPolicy(
                 f"{name}-topic-policy",
                 arn=self.topic.arn,
                 policy=pulumi.Output.json_dumps(
-                    policies.allow_service_from(
-                        "EventBridgePublishes", "events.amazonaws.com", "sns:Publish", self.topic.arn, rule.arn
-                    )
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            policies.allow_service_from(
+                                f"EventBridgePublishes{i}", "events.amazonaws.com", "sns:Publish", self.topic.arn, rule.arn
+                            )["Statement"][0]
+                            for i, rule in enumerate(rules)
+                        ],
+                    }
                 ),
                 opts=child,
             )

@@ -112,6 +112,15 @@ class Observability(pulumi.ComponentResource):
                 # ModelLatency is reported in microseconds.
                 threshold=args.model_latency_threshold_ms * 1000,
             ),
+            alarm(
+                "streams-stalled",
+                "A stream stopped sending segments (StreamStalled events): `devstack alerts`, or the stack's bus.",
+                # Published by the episodes Lambda (Powertools metrics, embedded metric format).
+                namespace="ActivityDetection",
+                metric_name="StreamsStalled",
+                dimensions={"service": "episodes"},
+                statistic="Sum",
+            ),
         ]
         self.dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",

@@ -79,6 +79,19 @@ class Settings:
     endpoint_mode: str = field(kw_only=True)
     serverless_memory_mb: int = field(kw_only=True)
     serverless_max_concurrency: int = field(kw_only=True)
+    segment_alerts: bool = field(kw_only=True)
+    episode_threshold: float = field(kw_only=True)
+    episode_open_segments: int = field(kw_only=True)
+    episode_close_segments: int = field(kw_only=True)
+    episode_lateness_seconds: int = field(kw_only=True)
+    stall_segments: int = field(kw_only=True)
+    sweep_schedule: str = field(kw_only=True)
+    evidence_prefix: str = field(kw_only=True)
+    evidence_retention_days: int = field(kw_only=True)
+    evidence_preroll_seconds: int = field(kw_only=True)
+    evidence_postroll_seconds: int = field(kw_only=True)
+    evidence_max_clip_seconds: int = field(kw_only=True)
+    episodes_timeout_seconds: int = field(kw_only=True)
 
     @classmethod
     def from_config(cls, config) -> "Settings":
@@ -124,3 +137,21 @@ class Settings:
                 raise ValueError(f"serverlessMaxConcurrency must be between 1 and {SERVERLESS_MAX_CONCURRENCY}")
             if is_gpu_instance(self.endpoint_instance_type):
                 raise ValueError("endpointMode serverless has no GPU: leave endpointInstanceType a CPU type or use instance mode")
+        self.episode_rules().validate()
+        if self.stall_segments < 1:
+            raise ValueError("stallSegments must be at least 1")
+        evidence, prefix = self.evidence_prefix.strip("/"), self.stream_prefix.strip("/")
+        if not evidence or evidence == prefix or evidence.startswith(prefix + "/"):
+            raise ValueError("evidencePrefix must be a folder of its own, outside streamPrefix (its own lifecycle)")
+        if self.evidence_retention_days <= self.segment_retention_days:
+            raise ValueError("evidenceRetentionDays must be longer than segmentRetentionDays")
+
+    def episode_rules(self):
+        from contracts.episodes import EpisodeRules
+
+        return EpisodeRules(
+            threshold=self.episode_threshold,
+            open_segments=self.episode_open_segments,
+            close_segments=self.episode_close_segments,
+            lateness_seconds=float(self.episode_lateness_seconds),
+        )

@@ -17,6 +17,9 @@ class StorageArgs:
     stream_prefix: str
     segment_retention_days: int
     force_destroy: bool
+    #: Episode snapshots and clips: their own prefix and a longer expiry than segments.
+    evidence_prefix: str = "evidence"
+    evidence_retention_days: int = 90
 
 
 class Storage(pulumi.ComponentResource):
@@ -44,7 +47,14 @@ class Storage(pulumi.ComponentResource):
                     "filter": {"prefix": args.stream_prefix.strip("/") + "/"},
                     "expiration": {"days": args.segment_retention_days},
                     "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
-                }
+                },
+                {
+                    "id": "expire-evidence",
+                    "status": "Enabled",
+                    "filter": {"prefix": args.evidence_prefix.strip("/") + "/"},
+                    "expiration": {"days": args.evidence_retention_days},
+                    "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
+                },
             ],
             opts=child,
         )

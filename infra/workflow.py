@@ -73,6 +73,8 @@ class WorkflowArgs:
     alert_bus: aws.cloudwatch.EventBus | None = None
     watch_activities: tuple[str, ...] = field(default_factory=tuple)
     alert_threshold: float = 0.5
+    segment_alerts: bool = False
+    episodes_function: aws.lambda_.Function | None = None
 
 
 class Workflow(pulumi.ComponentResource):
@@ -135,7 +137,8 @@ class Workflow(pulumi.ComponentResource):
             opts=child,
         )
 
-        def definition_for(function_arn: str, endpoint_name: str, table_name: str, queue_url: str, bus_name: str | None):
+        def definition_for(function_arn: str, endpoint_name: str, table_name: str, queue_url: str, bus_name: str | None,
+                           episodes_arn: str | None):
             return build_definition(
                 WorkflowTargets(
                     validate_function_arn=function_arn,
@@ -146,31 +149,38 @@ class Workflow(pulumi.ComponentResource):
                     watch_activities=tuple(args.watch_activities),
                     alert_threshold=args.alert_threshold,
                     partition=args.partition,
+                    segment_alerts=args.segment_alerts,
+                    episodes_function_arn=episodes_arn,
                 ),
                 args.tuning,
             )
 
         bus_name = args.alert_bus.name if args.alert_bus else None
+        episodes_arn = args.episodes_function.arn if args.episodes_function else None
         self.definition = pulumi.Output.all(
-            self.function.arn, args.endpoint_name, args.table.name, args.workflow_dlq.url, bus_name
+            self.function.arn, args.endpoint_name, args.table.name, args.workflow_dlq.url, bus_name, episodes_arn
         ).apply(lambda values: json.dumps(definition_for(*values), indent=2))
 
         # The role's permissions are read off the definition: each Task's integration
         # maps to one action on the resource its parameters name.
         resource_arns = {
-            "lambda_function": self.function.arn,
-            "sagemaker_endpoint": pulumi.Output.concat(
+            "<function>": self.function.arn,
+            "<episodes>": episodes_arn,
+            "<endpoint>": pulumi.Output.concat(
                 "arn:", args.partition, ":sagemaker:", args.region, ":", args.account_id, ":endpoint/",
                 pulumi.Output.from_input(args.endpoint_name).apply(str.lower),
             ),
-            "dynamodb_table": args.table.arn,
-            "sqs_queue": args.workflow_dlq.arn,
+            "<table>": args.table.arn,
+            "<queue>": args.workflow_dlq.arn,
+            "<bus>": args.alert_bus.arn if args.alert_bus else None,
         }
-        if args.alert_bus:
-            resource_arns["event_bus"] = args.alert_bus.arn
-        shape = definition_for("<function>", "<endpoint>", "<table>", "<queue>", "<bus>" if args.alert_bus else None)
+        shape = definition_for(
+            "<function>", "<endpoint>", "<table>", "<queue>", "<bus>" if args.alert_bus else None,
+            "<episodes>" if args.episodes_function else None,
+        )
+        # Each Task's permission names the resource its parameters name (placeholders in the shape).
         task_statements = [
-            policies.statement(f"{p.state}{p.action.split(':')[1]}", [p.action], [resource_arns[p.resource_kind]])
+            policies.statement(f"{p.state}{p.action.split(':')[1]}", [p.action], [resource_arns[p.resource_ref]])
             for p in required_permissions(shape)
         ]
         self.state_machine_role, self.state_machine_policy = policies.service_role(

@@ -82,6 +82,8 @@ STATE_IS_BUSY = "IsEndpointBusy"
 STATE_COUNT_BUSY = "CountBusyRetry"
 STATE_WAIT_BUSY = "WaitWhileBusy"
 STATE_RECORD = "RecordDetection"
+STATE_EPISODES = "UpdateEpisodes"
+STATE_AFTER_EPISODES = "WasAlreadyRecorded"
 STATE_WATCHED = "IsWatchedActivity"
 STATE_ALERT = "PublishAlert"
 STATE_RECORDED = "Recorded"
@@ -138,6 +140,9 @@ class WorkflowTuning:
     lambda_retry: Retry = Retry(interval_seconds=1, max_attempts=2)
     dynamodb_retry: Retry = Retry(interval_seconds=1, max_attempts=3, max_delay_seconds=8)
     dead_letter_retry: Retry = Retry(interval_seconds=1, max_attempts=3)
+    #: UpdateEpisodes: no retry on its own timeout (the sweep folds what a failed run left).
+    episodes_timeout_seconds: int = 25
+    episodes_retry: Retry = Retry(interval_seconds=1, max_attempts=2)
     top_k: int = 5
     clips: int = 1
     min_confidence: float = 0.0
@@ -173,7 +178,15 @@ class WorkflowTuning:
         lambda_ = (1 + self.lambda_retry.max_attempts) * self.lambda_timeout_seconds + self.lambda_retry.worst_case_wait_seconds()
         dynamodb = (1 + self.dynamodb_retry.max_attempts) * quick + self.dynamodb_retry.worst_case_wait_seconds()
         sqs = (1 + self.dead_letter_retry.max_attempts) * quick + self.dead_letter_retry.worst_case_wait_seconds()
-        return lambda_ + endpoint + dynamodb + sqs
+        # One timed-out attempt, the retried ones fail fast (Lambda service errors).
+        episodes = (
+            self.episodes_timeout_seconds + self.episodes_retry.max_attempts * quick
+            + self.episodes_retry.worst_case_wait_seconds()
+        )
+        alert = sqs  # PublishAlert (opt-in) has the dead-letter step's retrier
+        # The dead-letter step follows a failure; UpdateEpisodes and PublishAlert follow a success:
+        # an execution takes one of the two tails, never both.
+        return lambda_ + endpoint + dynamodb + max(sqs, episodes + alert)
 
     def for_serverless(self) -> "WorkflowTuning":
         """A serverless endpoint's cold start: ``ModelNotReady`` and 5xx retried longer (5, 10, 20 s).
@@ -203,6 +216,7 @@ class WorkflowTuning:
             lambda_retry=fast(self.lambda_retry),
             dynamodb_retry=fast(self.dynamodb_retry),
             dead_letter_retry=fast(self.dead_letter_retry),
+            episodes_retry=fast(self.episodes_retry),
         )
 
 
@@ -220,6 +234,10 @@ class WorkflowTargets:
     alert_threshold: float = 0.5
     #: The AWS partition (``aws``, ``aws-cn``, ``aws-us-gov``): service integration ARNs carry it.
     partition: str = "aws"
+    #: The per-segment ActivityDetected event (opt-in; episodes send ActivityStarted/Ended instead).
+    segment_alerts: bool = False
+    #: The episodes Lambda (UpdateEpisodes after each record); None: no episodes step.
+    episodes_function_arn: str | None = None
 
 
 def integration(partition: str, path: str) -> str:
@@ -328,7 +346,9 @@ def build_definition(targets: WorkflowTargets, tuning: WorkflowTuning = Workflow
         "Next": STATE_RECORD,
     }
     states.update(_busy_states(tuning))
-    after_record = STATE_WATCHED if targets.watch_activities and targets.alert_bus_name else STATE_RECORDED
+    alerts = bool(targets.segment_alerts and targets.watch_activities and targets.alert_bus_name)
+    after_record = STATE_WATCHED if alerts else STATE_RECORDED
+    first_after_record = STATE_EPISODES if targets.episodes_function_arn else after_record
     states[STATE_RECORD] = {
         "Type": "Task",
         "Comment": "Write the detection; a repeated delivery of the same object version writes nothing.",
@@ -337,12 +357,18 @@ def build_definition(targets: WorkflowTargets, tuning: WorkflowTuning = Workflow
         "ResultPath": None,
         "Retry": [tuning.dynamodb_retry.to_asl(DYNAMODB_TRANSIENT_ERRORS)],
         "Catch": [
-            {"ErrorEquals": [DUPLICATE_ERROR], "ResultPath": "$.duplicate", "Next": STATE_DUPLICATE},
+            {
+                "ErrorEquals": [DUPLICATE_ERROR],
+                "ResultPath": "$.duplicate",
+                "Next": STATE_EPISODES if targets.episodes_function_arn else STATE_DUPLICATE,
+            },
             *_catch_to_dead_letter(STATE_RECORD),
         ],
-        "Next": after_record,
+        "Next": first_after_record,
     }
-    if after_record == STATE_WATCHED:
+    if targets.episodes_function_arn:
+        states.update(_episode_states(targets, tuning, after_record))
+    if alerts:
         states.update(_alert_states(targets, tuning))
     states[STATE_RECORDED] = {"Type": "Succeed", "Comment": "One item written for this segment."}
     states[STATE_DUPLICATE] = {"Type": "Succeed", "Comment": "This object version was already recorded."}
@@ -416,6 +442,33 @@ def _busy_states(tuning: WorkflowTuning) -> dict[str, Any]:
             "Comment": "Let the endpoint work through its queue.",
             "SecondsPath": "$.busy.wait_seconds",
             "Next": STATE_DETECT,
+def _episode_states(targets: WorkflowTargets, tuning: WorkflowTuning, after_record: str) -> dict[str, Any]:
+    return {
+        STATE_EPISODES: {
+            "Type": "Task",
+            "Comment": "Fold the stream's known timeline into episodes; send ActivityStarted/ActivityEnded once each.",
+            "Resource": integration(targets.partition, "lambda:invoke"),
+            "Parameters": {
+                "FunctionName": targets.episodes_function_arn,
+                "Payload": {
+                    "stream_id.$": f"{records.SEGMENT_PATH}.stream_id",
+                    "sequence.$": f"{records.SEGMENT_PATH}.sequence",
+                },
+            },
+            "TimeoutSeconds": tuning.episodes_timeout_seconds,
+            "ResultSelector": {"late.$": "$.Payload.late", "changed.$": "$.Payload.changed", "events.$": "$.Payload.events"},
+            "ResultPath": "$.episodes",
+            "Retry": [tuning.episodes_retry.to_asl(LAMBDA_TRANSIENT_ERRORS)],
+            # The record is written and the scheduled sweep folds whatever this run did not:
+            # a failure here must not dead-letter the segment.
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.episodes_error", "Next": STATE_AFTER_EPISODES}],
+            "Next": STATE_AFTER_EPISODES,
+        },
+        STATE_AFTER_EPISODES: {
+            "Type": "Choice",
+            "Comment": "A repeated delivery ends as AlreadyRecorded, after the episodes were brought up to date.",
+            "Choices": [{"Variable": "$.duplicate", "IsPresent": True, "Next": STATE_DUPLICATE}],
+            "Default": after_record,
         },
     }
 

@@ -20,7 +20,7 @@ def featured(model_dir, tmp_path_factory):
     # Random weights give whatever label they give: watch them all so that an alert must follow.
     stack = LocalStack(
         state_dir=str(tmp_path_factory.mktemp("featured")),
-        overrides={"clips": 3, "watchActivities": every_label, "alertThreshold": 0.0},
+        overrides={"clips": 3, "watchActivities": every_label, "alertThreshold": 0.0, "segmentAlerts": True},
     )
     stack.start(log=lambda *_: None)
     yield stack

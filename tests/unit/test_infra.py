@@ -56,13 +56,15 @@ def test_state_machine_is_express_logged_traced_and_built_by_the_shared_builder(
     assert logging_["level"] == "ALL" and logging_["includeExecutionData"] is True
     assert logging_["logDestination"].startswith("arn:aws:logs:") and logging_["logDestination"].endswith(":*")
     assert machine.inputs["tracingConfiguration"] == {"enabled": True}
-    function = mocks.one("aws:lambda/function:Function")
+    function = mocks.one("aws:lambda/function:Function", "validate-segment")
     expected = build_definition(
         WorkflowTargets(
             validate_function_arn=function.outputs["arn"],
             endpoint_name=outputs["endpoint_name"],
             table_name=outputs["table_name"],
             dead_letter_queue_url=outputs["workflow_dlq_url"],
+            alert_bus_name=outputs["alert_bus_name"],
+            episodes_function_arn=mocks.one("aws:lambda/function:Function", "episodes").outputs["arn"],
         ),
         WorkflowTuning(),
     )
@@ -110,12 +112,13 @@ def test_state_machine_role_gets_exactly_what_the_definition_calls(dev):
     mocks, outputs = dev
     statements = json.loads(mocks.one("aws:iam/rolePolicy:RolePolicy", "state-machine-policy").inputs["policy"])["Statement"]
     granted = {(a, r) for s in statements for a in s["Action"] for r in s["Resource"] if r != "*"}
-    function = mocks.one("aws:lambda/function:Function")
+    function = mocks.one("aws:lambda/function:Function", "validate-segment")
     assert granted == {
         ("lambda:InvokeFunction", function.outputs["arn"]),
         ("sagemaker:InvokeEndpoint", f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/{outputs['endpoint_name']}"),
-        ("dynamodb:PutItem", mocks.one("aws:dynamodb/table:Table").outputs["arn"]),
+        ("dynamodb:PutItem", mocks.one("aws:dynamodb/table:Table", "detections").outputs["arn"]),
         ("sqs:SendMessage", f"arn:aws:sqs:us-east-1:{ACCOUNT}:activity-detection-dev-workflow-dlq"),
+        ("lambda:InvokeFunction", mocks.one("aws:lambda/function:Function", "episodes").outputs["arn"]),
     }
 
 
@@ -146,13 +149,16 @@ def test_buckets_are_private_encrypted_tls_only(dev):
         (deny,) = json.loads(declared.inputs["policy"])["Statement"]
         assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     lifecycle = mocks.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
-    assert lifecycle.inputs["rules"][0]["expiration"]["days"] == 1  # dev: segmentRetentionDays 1
+    segments_rule, evidence_rule = lifecycle.inputs["rules"]
+    assert segments_rule["expiration"]["days"] == 1  # dev: segmentRetentionDays 1
+    # Evidence outlives the segments it is cut from, under its own prefix.
+    assert evidence_rule["filter"]["prefix"] == "evidence/" and evidence_rule["expiration"]["days"] == 90
     assert mocks.one("aws:s3/bucketNotification:BucketNotification").inputs["eventbridge"] is True
 
 
 def test_table_and_queues(dev):
     mocks, _ = dev
-    table = mocks.one("aws:dynamodb/table:Table")
+    table = mocks.one("aws:dynamodb/table:Table", "detections")
     assert table.inputs["hashKey"] == records.PARTITION_KEY and table.inputs["rangeKey"] == records.SORT_KEY
     assert table.inputs["billingMode"] == "PAY_PER_REQUEST"
     assert table.inputs["pointInTimeRecovery"] == {"enabled": True}
@@ -222,8 +228,8 @@ def test_dev_and_prod_differ_and_do_not_collide(dev, prod):
     assert force(dev_mocks) == {True} and force(prod_mocks) == {False}
 
 
-def test_watch_list_adds_alert_state_bus_and_permission(model_dir):
-    mocks, outputs = deploy("dev", model_dir, watchActivities=["Skiing"], alertThreshold=0.7)
+def test_segment_alerts_add_alert_state_bus_and_permission(model_dir):
+    mocks, outputs = deploy("dev", model_dir, watchActivities=["Skiing"], alertThreshold=0.7, segmentAlerts=True)
     definition = json.loads(mocks.one("aws:sfn/stateMachine:StateMachine").inputs["definition"])
     assert definition["States"]["PublishAlert"]["Resource"] == "arn:aws:states:::events:putEvents"
     assert outputs["alert_bus_name"] == "activity-detection-dev-alerts"
@@ -463,3 +469,50 @@ def test_endpoint_mode_settings_are_checked(overrides, message):
 
     with pytest.raises(ValueError, match=message):
         Settings.from_config(Config(stack_config("dev", overrides=overrides)))
+def test_episodes_table_lambda_schedule_and_least_privilege(dev):
+    from contracts import episodes as ep
+
+    mocks, outputs = dev
+    table = mocks.one("aws:dynamodb/table:Table", "episodes")
+    assert (table.inputs["hashKey"], table.inputs["rangeKey"]) == (ep.PARTITION_KEY, ep.SORT_KEY)
+    (index,) = table.inputs["globalSecondaryIndexes"]
+    assert (index["name"], index["hashKey"], index["rangeKey"]) == (ep.LABEL_INDEX, *ep.LABEL_INDEX_KEYS)
+    function = mocks.one("aws:lambda/function:Function", "episodes")
+    variables = function.inputs["environment"]["variables"]
+    # The rule's defaults come from Pulumi.yaml only.
+    assert (variables["EPISODE_THRESHOLD"], variables["EPISODE_OPEN_SEGMENTS"], variables["EPISODE_CLOSE_SEGMENTS"]) == ("0.5", "1", "2")
+    assert variables["STALL_SECONDS"] == "30" and variables["EVIDENCE_PREFIX"] == "evidence"
+    layer = mocks.one("aws:lambda/layerVersion:LayerVersion")
+    assert layer.outputs["arn"] in function.inputs["layers"]
+    schedule = mocks.one("aws:scheduler/schedule:Schedule")
+    assert schedule.inputs["scheduleExpression"] == "rate(1 minute)"
+    assert schedule.inputs["target"]["arn"] == function.outputs["arn"]
+    assert json.loads(schedule.inputs["target"]["input"])["sweep"] is True
+    scheduler = json.loads(mocks.one("aws:iam/rolePolicy:RolePolicy", "episodes-scheduler").inputs["policy"])["Statement"]
+    assert [(s["Action"], s["Resource"]) for s in scheduler] == [(["lambda:InvokeFunction"], [function.outputs["arn"]])]
+    statements = json.loads(mocks.one("aws:iam/rolePolicy:RolePolicy", "episodes-policy").inputs["policy"])["Statement"]
+    by_sid = {s["Sid"]: s for s in statements}
+    assert by_sid["WriteEvidence"]["Resource"] == [f"arn:aws:s3:::{outputs['livestream_bucket']}/evidence/*"]
+    assert by_sid["SendEvents"]["Resource"] == [mocks.one("aws:cloudwatch/eventBus:EventBus").outputs["arn"]]
+    assert by_sid["ReadRecords"]["Resource"] == [mocks.one("aws:dynamodb/table:Table", "detections").outputs["arn"]]
+    assert all(s["Resource"] == ["*"] or "*" not in s["Resource"] for s in statements)
+    alarms = {a.inputs["metricName"] for a in mocks.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    assert "StreamsStalled" in alarms
+
+
+def test_email_alerts_read_as_sentences(model_dir):
+    from contracts import episodes as ep
+    from infra.alerts import render
+
+    mocks, _ = deploy("dev", model_dir, watchActivities=["Skiing"], alertEmail="ops@example.com")
+    targets = [t for t in mocks.of_type("aws:cloudwatch/eventTarget:EventTarget") if "to-topic" in t.name]
+    assert len(targets) == 4  # started, ended, stalled, resumed (the per-segment event is opt-in)
+    assert all(t.inputs["inputTransformer"]["inputTemplate"].startswith('"') for t in targets)
+    event = {"detail-type": ep.ACTIVITY_ENDED, "time": "2026-11-25T12:04:00Z", "detail": {
+        "label": "Skiing", "stream_id": "cam-1", "start_time": "2026-11-25T12:03:20Z", "end_time": "2026-11-25T12:04:00Z",
+        "start_seconds": 200.0, "end_seconds": 240.0, "peak_probability": 0.93, "close_reason": "absent",
+        "clip_uri": "s3://b/evidence/cam-1/e/clip.mp4", "episode_id": "e"}}
+    assert render(ep.ACTIVITY_ENDED, event) == (
+        "Skiing on camera cam-1 ended (absent): it lasted from 2026-11-25T12:03:20Z to 2026-11-25T12:04:00Z "
+        "(200.0 s to 240.0 s into the stream), peak probability 0.93. Clip: s3://b/evidence/cam-1/e/clip.mp4. Episode e."
+    )

@@ -138,11 +138,12 @@ def test_permissions_refuse_unknown_integration(definition):
         required_permissions(definition)
 
 
-def test_alert_branch_only_with_watch_list():
-    watched = sm.build_definition(
-        sm.WorkflowTargets(**{**TARGETS.__dict__, "alert_bus_name": "bus", "watch_activities": ("Skiing", "Biking")})
-    )
+def test_per_segment_alert_branch_only_when_opted_in():
+    watching = {**TARGETS.__dict__, "alert_bus_name": "bus", "watch_activities": ("Skiing", "Biking")}
+    watched = sm.build_definition(sm.WorkflowTargets(**{**watching, "segment_alerts": True}))
     assert sm.STATE_ALERT in watched["States"] and sm.STATE_ALERT not in sm.build_definition(TARGETS)["States"]
+    # Episodes send ActivityStarted/ActivityEnded; the per-segment event is off unless asked for.
+    assert sm.STATE_ALERT not in sm.build_definition(sm.WorkflowTargets(**watching))["States"]
     assert Linter.validate(watched) == []
     assert ("events:PutEvents", "bus") in {(p.action, p.resource_ref) for p in required_permissions(watched)}
 
@@ -191,3 +192,29 @@ def test_every_retried_or_caught_sdk_error_is_named_as_step_functions_emits_it()
         service, error = name.split(".", 1)
         assert error in emitted[service] or name in DOCUMENTED_EXTRA, f"{name}: Step Functions never emits this name"
     assert "DynamoDB.RequestLimitExceededException" in names and "DynamoDB.RequestLimitExceeded" not in names
+EPISODES = sm.WorkflowTargets(**{**TARGETS.__dict__, "episodes_function_arn": "arn:aws:lambda:us-east-1:123456789012:function:episodes"})
+
+
+def test_episodes_follow_every_record_and_every_duplicate():
+    definition = sm.build_definition(EPISODES)
+    assert Linter.validate(definition) == []
+    states = definition["States"]
+    record = states[sm.STATE_RECORD]
+    assert record["Next"] == sm.STATE_EPISODES
+    assert record["Catch"][0] == {"ErrorEquals": [sm.DUPLICATE_ERROR], "ResultPath": "$.duplicate", "Next": sm.STATE_EPISODES}
+    episodes = states[sm.STATE_EPISODES]
+    assert episodes["Parameters"]["Payload"] == {"stream_id.$": "$.segment.stream_id", "sequence.$": "$.segment.sequence"}
+    # A failed fold never dead-letters a recorded segment: the sweep folds it later.
+    assert episodes["Catch"][0]["Next"] == sm.STATE_AFTER_EPISODES
+    choice = states[sm.STATE_AFTER_EPISODES]
+    assert choice["Choices"][0]["Next"] == sm.STATE_DUPLICATE and choice["Default"] == sm.STATE_RECORDED
+    assert ("lambda:InvokeFunction", EPISODES.episodes_function_arn) in {
+        (p.action, p.resource_ref) for p in required_permissions(definition)
+    }
+
+
+def test_worst_case_with_episodes_fits_express():
+    tuning = sm.WorkflowTuning()
+    assert tuning.worst_case_seconds() <= sm.EXPRESS_LIMIT_SECONDS
+    longer = sm.WorkflowTuning(episodes_timeout_seconds=tuning.episodes_timeout_seconds + 20)
+    assert longer.worst_case_seconds() > sm.EXPRESS_LIMIT_SECONDS  # the episodes step is counted
