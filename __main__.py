@@ -91,6 +91,11 @@ model_endpoint = ModelEndpoint(
     ),
 )
 
+# The layer of the Powertools release the tests run (see infra.workflow.powertools_layer_parameter).
+powertools_layer = settings.powertools_layer_arn or aws.ssm.get_parameter_output(
+    name=powertools_layer_parameter(settings.lambda_runtime, powertools_version())
+).value
+
 # The stack's bus: ActivityStarted/ActivityEnded (watched labels), StreamStalled/StreamResumed.
 alerts = Alerts(
     "alerts",
@@ -117,10 +122,7 @@ episodes = Episodes(
         notify_labels=settings.watch_activities,
         account_id=account_id,
         lambda_runtime=settings.lambda_runtime,
-        # The layer of the Powertools release the tests run, as for the validation Lambda.
-        powertools_layer_arn=settings.powertools_layer_arn or aws.ssm.get_parameter_output(
-            name=powertools_layer_parameter(settings.lambda_runtime, powertools_version())
-        ).value,
+        powertools_layer_arn=powertools_layer,
         log_retention_days=settings.log_retention_days,
         timeout_seconds=settings.episodes_timeout_seconds,
         sweep_schedule=settings.sweep_schedule,
@@ -154,7 +156,7 @@ workflow = Workflow(
         region=region,
         partition=partition.partition,
         lambda_runtime=settings.lambda_runtime,
-        powertools_layer_arn=settings.powertools_layer_arn,
+        powertools_layer_arn=powertools_layer,
         log_retention_days=settings.log_retention_days,
         lambda_environment={
             "STREAM_PREFIX": settings.stream_prefix,

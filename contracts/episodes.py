@@ -161,6 +161,16 @@ def _best_frame_offset(record: Mapping[str, Any], start: float, end: float) -> f
     return times[len(times) // 2] if times else (start + end) / 2
 
 
+def _wall_start(record: Mapping[str, Any], duration: float) -> str | None:
+    """The segment's wall-clock start: the source's own time when the record has it (``wall_time``),
+    else its upload time minus its duration (a live source uploads a segment once it is complete)."""
+    if record.get("wall_time"):
+        return str(record["wall_time"])
+    if record.get("uploaded_at"):
+        return iso(_parse_time(record["uploaded_at"]) - duration)
+    return None
+
+
 def observe(record: Mapping[str, Any], rules: EpisodeRules) -> Observation:
     """A decoded record (:func:`contracts.records.decode_item`) as the fold sees it."""
     duration = float(record.get("duration_seconds") or 0.0)
@@ -191,7 +201,7 @@ def observe(record: Mapping[str, Any], rules: EpisodeRules) -> Observation:
         duration_seconds=duration,
         recorded_at=_parse_time(record["created_at"]),
         hits=tuple(sorted(best.values(), key=lambda h: h.label)),
-        wall_start=record.get("wall_time"),
+        wall_start=_wall_start(record, duration),
         s3_uri=str(record.get("s3_uri", "")),
     )
 

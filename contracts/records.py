@@ -81,6 +81,8 @@ ATTRIBUTES: tuple[Attribute, ...] = (
     Attribute("random_weights", "BOOL", f"{RESULT_PATH}.model.random_weights"),
     Attribute("timings_ms", "JSON", f"{RESULT_PATH}.timings_ms"),
     Attribute("created_at", "S", "$$.State.EnteredTime"),
+    # The S3 event's time: when the segment was uploaded (the episodes' wall clock, less the duration).
+    Attribute("uploaded_at", "S", "$.time"),
     Attribute("execution_arn", "S", "$$.Execution.Id"),
     Attribute(TTL_ATTRIBUTE, "N", f"{SEGMENT_PATH}.expires_at"),
 )

@@ -9,7 +9,8 @@
     python -m devstack trace [EXECUTION_ARN]
     python -m devstack executions [--last N] [--json]
     python -m devstack redrive [--stream-id ID]
-    python -m devstack alerts [--follow]
+    python -m devstack events --stream-id ID [--json] [--follow] [--urls]
+    python -m devstack alerts [--json] [--follow]
     python -m devstack streams
     python -m devstack console [--port 8008]              # the review console in the browser (127.0.0.1)
 
@@ -88,7 +89,8 @@ def cmd_demo(args) -> int:
     from devstack.stream import stream_video
 
     started = time.time()
-    require_model()
+    if not args.model_dir:
+        require_model()
     _check_video(args.video)
     _random_weights_warning()
     stack = LocalStack(state_dir=args.state_dir, overrides=_stack_overrides(args))
@@ -106,6 +108,13 @@ def cmd_demo(args) -> int:
         print()
         print(f"timeline of stream {args.stream_id!r} (table {info['table_name']}):")
         print(observe.format_timeline(items, by_clip=args.clips > 1))
+        from devstack import episodes as episode_reader
+
+        episodes = episode_reader.for_stream(info, args.stream_id)
+        print()
+        print(f"episodes of stream {args.stream_id!r} (table {info['episodes_table_name']}; the last stays open "
+              "until two segments without its label, or the sweep finds the stream stalled):")
+        print(episode_reader.format_table(episodes))
         letters = observe.dead_letters(info)
         print()
         print(observe.format_dead_letters(letters))
@@ -118,7 +127,7 @@ def cmd_demo(args) -> int:
         if args.plot:
             from devstack.plot import plot_timeline
 
-            plot_timeline(items, args.plot, title=f"stream {args.stream_id}", watched=args.watch)
+            plot_timeline(items, args.plot, title=f"stream {args.stream_id}", watched=args.watch, episodes=episodes)
             print(f"\ntimeline picture written to {args.plot}")
         ok = len(items) == len(uploaded.keys) and not letters
         print(f"\n{len(items)} records for {len(uploaded.keys)} segments, {len(letters)} dead letters, "
@@ -135,13 +144,26 @@ def cmd_demo(args) -> int:
 
 def _stack_overrides(args) -> dict:
     overrides = {"clips": args.clips, "minConfidence": args.min_confidence}
+    if getattr(args, "model_dir", None):
+        _check_model_dir(args.model_dir)
+        overrides["modelDir"] = os.path.abspath(args.model_dir)
     if args.watch:
         overrides.update(watchActivities=args.watch, alertThreshold=args.alert_threshold)
     return overrides
 
 
+def _check_model_dir(path: str) -> None:
+    """The seed's model contract: model-symbol.json, model-0000.params, classes.txt (manifest.json optional)."""
+    missing = [name for name in ("model-symbol.json", "model-0000.params", "classes.txt")
+               if not os.path.exists(os.path.join(path, name))]
+    if missing:
+        raise DevstackError(f"--model-dir {path}: missing {', '.join(missing)} (the seed's contract: "
+                         "model-symbol.json, model-0000.params, classes.txt)")
+
+
 def cmd_up(args) -> int:
-    require_model()
+    if not args.model_dir:
+        require_model()
     stack = LocalStack(state_dir=args.state_dir, overrides=_stack_overrides(args))
     try:
         info = stack.start()
@@ -321,11 +343,11 @@ def cmd_executions(args) -> int:
 def cmd_alerts(args) -> int:
     info = _info(args)
     if not info.get("alerts_queue_url"):
-        raise DevstackError("no alerts: the stack has no watch list (set watchActivities, or `devstack up --watch LABEL...`)")
+        raise DevstackError("no alerts queue: start the local stack with `devstack up`")
     try:
         while True:
             for event in observe.alerts(info, wait_s=1):
-                print(observe.format_alert(event), flush=True)
+                print(observe.as_json_line(observe.alert_row(event)) if args.json else observe.format_alert(event), flush=True)
             if not args.follow:
                 return 0
     except KeyboardInterrupt:
@@ -350,6 +372,32 @@ def _serve_console(info: dict, port: int) -> None:
 def cmd_console(args) -> int:
     _serve_console(_info(args, "livestream_bucket", "table_name", "dlq_url", "state_machine_arn"), args.port)
     return 0
+def cmd_events(args) -> int:
+    from devstack import episodes as reader
+
+    info = _info(args)
+    shown: dict[str, tuple] = {}
+    try:
+        while True:
+            found = reader.for_stream(info, args.stream_id)
+            fresh = [e for e in found if shown.get(e.episode_id) != (e.status, e.last_seq, e.clip_uri, e.snapshot_uri)]
+            for episode in fresh:
+                shown[episode.episode_id] = (episode.status, episode.last_seq, episode.clip_uri, episode.snapshot_uri)
+            if args.json:
+                for episode in (fresh if args.follow else found):
+                    print(observe.as_json_line(reader.as_row(episode, info, urls=args.urls)), flush=True)
+            elif fresh or not args.follow:
+                print(reader.format_table(fresh if args.follow else found), flush=True)
+                if args.urls:
+                    for episode in found:
+                        for name, uri in (("snapshot", episode.snapshot_uri), ("clip", episode.clip_uri)):
+                            if uri:
+                                print(f"{episode.episode_id} {name}: {reader.presign(info, uri)}")
+            if not args.follow:
+                return 0
+            time.sleep(2)
+    except KeyboardInterrupt:
+        return 0
 
 
 def cmd_redrive(args) -> int:
@@ -388,6 +436,8 @@ def parser() -> argparse.ArgumentParser:
 
     def stack_options(command):
         state_dir_option(command)
+        command.add_argument("--model-dir", metavar="DIR", help="model directory in the seed's contract: model-symbol.json, "
+                             "model-0000.params, classes.txt (config modelDir; default model/artifacts)")
         command.add_argument("--clips", type=int, default=1, help="clips per segment (config clips)")
         command.add_argument("--min-confidence", type=float, default=0.0, help="config minConfidence")
         command.add_argument("--watch", nargs="*", default=[], metavar="LABEL", help="labels to alert on (config watchActivities)")
@@ -455,7 +505,8 @@ def parser() -> argparse.ArgumentParser:
     aws_options(executions)
     executions.set_defaults(run=cmd_executions)
 
-    alerts = commands.add_parser("alerts", help="ActivityDetected events for watched activities (each shown once)")
+    alerts = commands.add_parser("alerts", help="events on the stack's bus: ActivityStarted/Ended, StreamStalled/Resumed (each shown once)")
+    alerts.add_argument("--json", action="store_true", help="one JSON object per line: detail-type and detail")
     alerts.add_argument("--follow", action="store_true", help="keep printing alerts as they happen")
     state_dir_option(alerts)
     alerts.set_defaults(run=cmd_alerts)
@@ -464,6 +515,13 @@ def parser() -> argparse.ArgumentParser:
     console.add_argument("--port", type=int, default=8008, help="0: any free port")
     aws_options(console)
     console.set_defaults(run=cmd_console)
+    events = commands.add_parser("events", help="a stream's episodes (activities with a start and an end)")
+    events.add_argument("--stream-id", required=True)
+    events.add_argument("--json", action="store_true", help="one JSON object per episode and line")
+    events.add_argument("--follow", action="store_true", help="keep printing episodes as they open, grow and close")
+    events.add_argument("--urls", action="store_true", help="presigned URLs of the snapshot and the clip")
+    state_dir_option(events)
+    events.set_defaults(run=cmd_events)
 
     redrive = commands.add_parser("redrive", help="send dead-lettered segments through the workflow again")
     redrive.add_argument("--stream-id", help="only this stream's segments")

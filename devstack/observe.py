@@ -237,7 +237,25 @@ def alerts(info: dict[str, Any], wait_s: float = 0) -> list[dict[str, Any]]:
             time.sleep(0.3)
 
 
+def alert_row(event: dict[str, Any]) -> dict[str, Any]:
+    """What ``devstack alerts --json`` prints: the event's type, source, time and detail."""
+    return {"detail-type": event.get("detail-type"), "source": event.get("source"), "time": event.get("time"),
+            "detail": event.get("detail")}
+
+
 def format_alert(event: dict[str, Any]) -> str:
-    detail = event["detail"]
-    return (f"ALERT {detail['label']} p={detail['probability']:.3f} stream {detail['stream_id']} "
-            f"segment {detail['segment_seq']} (t={detail['start_seconds']:.0f} s) {detail['s3_uri']}")
+    kind, detail = event.get("detail-type"), event["detail"]
+    if kind == "ActivityDetected":
+        return (f"ALERT {detail['label']} p={detail['probability']:.3f} stream {detail['stream_id']} "
+                f"segment {detail['segment_seq']} (t={detail['start_seconds']:.0f} s) {detail['s3_uri']}")
+    if kind in ("ActivityStarted", "ActivityEnded"):
+        end = "" if detail.get("end_seconds") is None else f"-{detail['end_seconds']:.1f}"
+        reason = f" ({detail['close_reason']})" if detail.get("close_reason") else ""
+        evidence = detail.get("clip_uri") or detail.get("snapshot_uri") or ""
+        return (f"{kind:<15} {detail['label']} on {detail['stream_id']} t={detail['start_seconds']:.1f}{end} s{reason} "
+                f"peak {detail['peak_probability']:.3f} episode {detail['episode_id']} {evidence}").rstrip()
+    return f"{kind:<15} stream {detail.get('stream_id')} at t={detail.get('at_seconds')} s"
+
+
+def as_json_line(value: Any) -> str:
+    return json.dumps(value, default=str, sort_keys=True)

@@ -66,7 +66,7 @@ class WorkflowArgs:
     region: str
     partition: str
     lambda_runtime: str
-    powertools_layer_arn: str
+    powertools_layer_arn: pulumi.Input[str]
     log_retention_days: int
     lambda_environment: dict[str, str]
     tuning: WorkflowTuning

@@ -125,7 +125,7 @@ def test_state_machine_role_gets_exactly_what_the_definition_calls(dev):
 def test_trust_policies_are_scoped_to_the_account_unless_the_service_documents_otherwise(dev):
     mocks, _ = dev
     roles = mocks.of_type("aws:iam/role:Role")
-    assert len(roles) == 5
+    assert len(roles) == 7  # + the episodes Lambda and the sweep's scheduler
     for role in roles:
         trust = json.loads(role.inputs["assumeRolePolicy"])
         (statement,) = trust["Statement"]
@@ -344,10 +344,11 @@ def test_alarm_and_alert_topics_use_customer_managed_keys_granting_their_publish
         publishers[grant["Principal"]["Service"]] = grant["Condition"]["ArnLike"]["aws:SourceArn"]
     assert publishers == {
         "cloudwatch.amazonaws.com": f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:*",
-        "events.amazonaws.com": f"arn:aws:events:us-east-1:{ACCOUNT}:rule/activity-detection-dev-alerts/activity-detection-dev-alerts-detected",
+        "events.amazonaws.com": f"arn:aws:events:us-east-1:{ACCOUNT}:rule/activity-detection-dev-alerts/activity-detection-dev-alerts-*",
     }
-    rule = mocks.one("aws:cloudwatch/eventRule:EventRule", "alerts-detected")
-    assert rule.outputs["name"] == "activity-detection-dev-alerts-detected"
+    # One rule per event type, each named under the key's grant.
+    rule = mocks.one("aws:cloudwatch/eventRule:EventRule", "alerts-activity-ended")
+    assert rule.outputs["name"] == "activity-detection-dev-alerts-activity-ended"
 
 
 def test_powertools_layer_is_the_tested_release(dev):
@@ -355,8 +356,9 @@ def test_powertools_layer_is_the_tested_release(dev):
 
     mocks, _ = dev
     assert mocks.parameters_read == [f"/aws/service/powertools/python/x86_64/python3.12/{powertools_version()}"]
-    (layer,) = mocks.one("aws:lambda/function:Function").inputs["layers"]
+    (layer,) = mocks.one("aws:lambda/function:Function", "validate-segment").inputs["layers"]
     assert layer.endswith(":layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:99")
+    assert layer in mocks.one("aws:lambda/function:Function", "episodes").inputs["layers"]
 
 
 def test_instance_type_change_replaces_the_scalable_target_around_the_endpoint_update(model_dir):
