@@ -367,7 +367,10 @@ def _rule(i, o):
 
 
 def _target(i, o):
-    target = _without(i, "rule", "eventBusName", "targetId")
+    target = _without(i, "rule", "eventBusName", "targetId", "inputTransformer")
+    if i.get("inputTransformer"):
+        transformer = i["inputTransformer"]
+        target["InputTransformer"] = {"InputPathsMap": transformer.get("inputPaths", {}), "InputTemplate": transformer["inputTemplate"]}
     target["Id"] = i.get("targetId") or o.get("targetId") or "target"
     params = {"Rule": i["rule"], "Targets": [target]}
     if i.get("eventBusName"):
@@ -441,6 +444,18 @@ def _medialive_input(i, o):
     return [request("medialive", "CreateInput", {**_without(i, "name"), "Name": _name(i, o)})]
 
 
+def _layer_version(i, o):
+    content = {"S3Bucket": i["s3Bucket"], "S3Key": i["s3Key"]}
+    if i.get("s3ObjectVersion"):
+        content["S3ObjectVersion"] = i["s3ObjectVersion"]
+    params = {**_without(i, "layerName", "s3Bucket", "s3Key", "s3ObjectVersion"), "LayerName": i["layerName"], "Content": content}
+    return [request("lambda", "PublishLayerVersion", params)]
+
+
+def _schedule(i, o):
+    return [request("scheduler", "CreateSchedule", {**_without(i, "name"), "Name": _name(i, o)})]
+
+
 def _medialive_channel(i, o):
     # startChannel: the provider's switch to start the channel after creating it (StartChannel).
     return [request("medialive", "CreateChannel", {**_without(i, "name", "startChannel"), "Name": _name(i, o)})]
@@ -479,6 +494,8 @@ BUILDERS: dict[str, Callable[[dict[str, Any], dict[str, Any]], list[ApiCall]]] =
     "aws:kms/key:Key": _key,
     "aws:medialive/input:Input": _medialive_input,
     "aws:medialive/channel:Channel": _medialive_channel,
+    "aws:lambda/layerVersion:LayerVersion": _layer_version,
+    "aws:scheduler/schedule:Schedule": _schedule,
 }
 
 

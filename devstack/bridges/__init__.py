@@ -14,6 +14,7 @@ and its Docker-free Lambda through moto's public ``/moto-api/config``.
 - :mod:`~devstack.bridges.bucket_policy`: the TLS-only bucket policy evaluated with the request's context.
 - :mod:`~devstack.bridges.s3_not_found`: a missing key is 403 to a role without ``s3:ListBucket``, 404 to one with it.
 - :mod:`~devstack.bridges.execution_logs`: each execution's history written to its log group, as Step Functions logs it.
+- :mod:`~devstack.bridges.dynamodb_atomic`: conditional writes and transactions atomic under concurrent requests.
 - :mod:`~devstack.bridges.dynamodb_faults`: a test switch, not a gap: PutItem throttling on demand.
 """
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 from devstack.bridges import (
     bucket_policy,
+    dynamodb_atomic,
     dynamodb_faults,
     execution_logs,
     invoke_endpoint,
@@ -31,7 +33,10 @@ from devstack.bridges import (
 )
 from devstack.bridges._support import SETTINGS_ENV, STATE_DIR_ENV, UntestedMoto, bridge_settings
 
-BRIDGES = (rule_targets, sdk_integration, invoke_endpoint, lambda_invoke, bucket_policy, s3_not_found, execution_logs, dynamodb_faults)
+BRIDGES = (
+    rule_targets, sdk_integration, invoke_endpoint, lambda_invoke, bucket_policy, s3_not_found, execution_logs,
+    dynamodb_atomic, dynamodb_faults,
+)
 #: moto's configuration the bridges need, set through ``POST /moto-api/config`` once the server is up.
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 

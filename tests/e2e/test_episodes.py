@@ -24,6 +24,9 @@ from tests.known_answer import build_colour_model, colour_segment
 
 pytestmark = pytest.mark.slow
 WATCHED = ["red", "green"]
+#: Uploads in flight at once. Each concurrent execution needs a warm instance of both functions:
+#: the fixture starts that many first, so that no step waits on a cold start of the local runtime.
+WAVE = 3
 RULES = ep.EpisodeRules()  # the defaults of Pulumi.yaml (a test below checks they are the deployed ones)
 
 
@@ -45,8 +48,19 @@ def stack(colours, tmp_path_factory):
         sweep_seconds=None,  # the tests run the sweep themselves, at the times they choose
     )
     local.start(log=lambda *_: None)
+    warm(local.info, WAVE)
     yield local
     local.stop()
+
+
+def warm(info, instances: int) -> None:
+    """Start ``instances`` warm instances of each function (concurrent invocations that change nothing)."""
+    client = observe_lambda(info)
+    functions = [(f"{info['episodes_function_name']}", {"sweep": True}),
+                 (info["episodes_function_name"].replace("episodes", "validate-segment"), {"warm": True})]
+    with concurrent.futures.ThreadPoolExecutor(instances * len(functions)) as pool:
+        list(pool.map(lambda call: client.invoke(FunctionName=call[0], Payload=json.dumps(call[1]).encode()),
+                      functions * instances))
 
 
 class Chain:
@@ -58,17 +72,20 @@ class Chain:
         self.clients = observe.clients(self.info)
         self.events: list[dict] = []
 
-    def upload_all(self, stream: str, deliveries: list[tuple[int, str]], threads: int = 1) -> None:
-        before = len(observe.executions(self.info))
+    def upload_all(self, stream: str, deliveries: list[tuple[int, str]], threads: int = WAVE) -> None:
+        """Upload in the given order, ``threads`` at a time (each wave's executions run concurrently)."""
 
         def put(delivery):
             seq, colour = delivery
             key = f"{self.info['stream_prefix']}/{stream}/segment_{seq:05d}.ts"
             self.clients["s3"].upload_file(self.files[colour], self.info["livestream_bucket"], key)
 
-        with concurrent.futures.ThreadPoolExecutor(threads) as pool:
-            list(pool.map(put, deliveries))
-        observe.wait_for_executions(self.info, before + len(deliveries), timeout_s=300)
+        for start in range(0, len(deliveries), threads):
+            wave = deliveries[start:start + threads]
+            before = len(observe.executions(self.info))
+            with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+                list(pool.map(put, wave))
+            observe.wait_for_executions(self.info, before + len(wave), timeout_s=300)
 
     def sweep(self, at: float) -> dict:
         reply = observe_lambda(self.info).invoke(

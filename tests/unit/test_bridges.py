@@ -85,3 +85,29 @@ def test_arguments_are_found_by_name_whether_passed_by_position_or_keyword():
 
     assert _support.argument(original, "qualifier", ("self", "fn", "q"), {}) == "q"
     assert _support.argument(original, "qualifier", ("self",), {"function_name": "fn", "qualifier": "q"}) == "q"
+
+
+def test_dynamodb_writes_hold_one_lock_so_conditions_and_writes_are_atomic():
+    """Two conditional writes cannot interleave: a write waits while another holds the lock."""
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    from devstack.bridges import dynamodb_atomic
+
+    dynamodb_atomic.install()
+    entered = []
+    original = DynamoDBBackend.transact_write_items
+    assert _support.is_installed(original)
+    inner = original.__kwdefaults__["_original"]
+    DynamoDBBackend.transact_write_items.__kwdefaults__["_original"] = lambda *a, **k: entered.append(1)
+    try:
+        with dynamodb_atomic.LOCK:
+            writer = threading.Thread(target=lambda: DynamoDBBackend.transact_write_items(None, []))
+            writer.start()
+            writer.join(0.3)
+            assert writer.is_alive() and entered == []  # held off while the lock is taken
+        writer.join(5)
+        assert entered == [1]
+    finally:
+        DynamoDBBackend.transact_write_items.__kwdefaults__["_original"] = inner
