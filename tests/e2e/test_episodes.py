@@ -86,6 +86,8 @@ class Chain:
             with concurrent.futures.ThreadPoolExecutor(threads) as pool:
                 list(pool.map(put, wave))
             observe.wait_for_executions(self.info, before + len(wave), timeout_s=300)
+        lost = [(d.object_key, d.reason) for d in observe.dead_letters(self.info) if f"/{stream}/" in (d.object_key or "")]
+        assert not lost, f"segments failed (not an episode question): {lost}"
 
     def sweep(self, at: float) -> dict:
         reply = observe_lambda(self.info).invoke(

@@ -187,3 +187,13 @@ def test_any_order_with_duplicates_and_concurrency_gives_the_same_episodes(label
     assert sorted(e for e in store.events if e.endswith(ep.ACTIVITY_ENDED)) == sorted(
         f"{e.episode_id}:{ep.ACTIVITY_ENDED}" for e in expected if e.status == "closed"
     )
+
+
+def test_the_event_fixture_has_exactly_the_fields_the_lambda_sends():
+    from tests.conftest import load_event
+
+    (ski,) = [e for e in ep.episodes_of("cam-1", timeline(["ski", "ski", "x", "x"]), RULES) if e.label == "ski"]
+    detail = ep.event_detail(ep.Transition(ep.ACTIVITY_ENDED, ski, "cam-1"))
+    fixture = load_event("activity_ended.json")
+    assert set(fixture["detail"]) == set(detail) and fixture["source"] == ep.EVENT_SOURCE
+    assert detail["event_id"] == f"{ski.episode_id}:ActivityEnded"

@@ -510,11 +510,11 @@ def test_email_alerts_read_as_sentences(model_dir):
     targets = [t for t in mocks.of_type("aws:cloudwatch/eventTarget:EventTarget") if "to-topic" in t.name]
     assert len(targets) == 4  # started, ended, stalled, resumed (the per-segment event is opt-in)
     assert all(t.inputs["inputTransformer"]["inputTemplate"].startswith('"') for t in targets)
-    event = {"detail-type": ep.ACTIVITY_ENDED, "time": "2026-11-25T12:04:00Z", "detail": {
-        "label": "Skiing", "stream_id": "cam-1", "start_time": "2026-11-25T12:03:20Z", "end_time": "2026-11-25T12:04:00Z",
-        "start_seconds": 200.0, "end_seconds": 240.0, "peak_probability": 0.93, "close_reason": "absent",
-        "clip_uri": "s3://b/evidence/cam-1/e/clip.mp4", "episode_id": "e"}}
+    from tests.conftest import load_event
+
+    event = load_event("activity_ended.json")
     assert render(ep.ACTIVITY_ENDED, event) == (
         "Skiing on camera cam-1 ended (absent): it lasted from 2026-11-25T12:03:20Z to 2026-11-25T12:04:00Z "
-        "(200.0 s to 240.0 s into the stream), peak probability 0.93. Clip: s3://b/evidence/cam-1/e/clip.mp4. Episode e."
+        "(200.0 s to 240.0 s into the stream), peak probability 0.93. "
+        "Clip: s3://b/evidence/cam-1/b90a0caf-3b11-5df0-b770-3356708a1635/clip.mp4. Episode b90a0caf-3b11-5df0-b770-3356708a1635."
     )
