@@ -87,7 +87,11 @@ ATTRIBUTES: tuple[Attribute, ...] = (
     Attribute(TTL_ATTRIBUTE, "N", f"{SEGMENT_PATH}.expires_at"),
 )
 
-_BY_NAME = {attribute.name: attribute for attribute in ATTRIBUTES}
+#: Set later by the episodes Lambda (not by the workflow): the record arrived after its sequence was
+#: declared lost, so the episodes do not use it (contracts.episodes).
+LATE = Attribute("late", "BOOL", "")
+
+_BY_NAME = {attribute.name: attribute for attribute in (*ATTRIBUTES, LATE)}
 
 #: Write only if the segment has no record yet, or the record came from an older
 #: upload of the key: other bytes (``object_version``) AND an earlier S3 ``sequencer``.

@@ -150,7 +150,7 @@ class Store:
             Key={records.PARTITION_KEY: {"S": stream_id}, records.SORT_KEY: {"N": str(seq)}},
             UpdateExpression="SET #late = :true",
             ConditionExpression="attribute_exists(#pk)",
-            ExpressionAttributeNames={"#late": "late", "#pk": records.PARTITION_KEY},
+            ExpressionAttributeNames={"#late": records.LATE.name, "#pk": records.PARTITION_KEY},
             ExpressionAttributeValues={":true": {"BOOL": True}},
         )
 
