@@ -197,3 +197,32 @@ def test_the_event_fixture_has_exactly_the_fields_the_lambda_sends():
     fixture = load_event("activity_ended.json")
     assert set(fixture["detail"]) == set(detail) and fixture["source"] == ep.EVENT_SOURCE
     assert detail["event_id"] == f"{ski.episode_id}:ActivityEnded"
+
+
+def test_the_timeline_picture_draws_episodes_as_bars(tmp_path):
+    from matplotlib import pyplot
+
+    from devstack import plot
+
+    labels = ["walk", "ski", "ski", "ski", "walk", "walk"]
+    items = [record(seq, label) for seq, label in enumerate(labels)]
+    found = ep.episodes_of("cam-1", timeline(labels), RULES)
+    drawn = []
+    original = plot.Rectangle
+
+    def spy(*args, **kwargs):
+        drawn.append((args, kwargs))
+        return original(*args, **kwargs)
+
+    plot.Rectangle = spy
+    try:
+        path = plot.plot_timeline(items, str(tmp_path / "t.png"), episodes=found)
+    finally:
+        plot.Rectangle = original
+    assert open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    bars = [args for args, kwargs in drawn if kwargs.get("facecolor") == "black"]
+    ski = next(e for e in found if e.label == "ski")
+    # (x, y), width, height: the ski episode from 10 s, 30 s long.
+    assert any(xy[0] == ski.start_seconds and width == 30.0 for xy, width, _ in bars)
+    assert len(bars) == len(found)
+    pyplot.close("all")
