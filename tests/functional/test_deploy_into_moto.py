@@ -63,7 +63,7 @@ def test_live_source_scaling_alarms_dashboard_topics_and_keys_exist_in_moto(depl
     (policy,) = scaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]
     assert policy["PolicyType"] == "TargetTrackingScaling"
     alarms = client(url, "cloudwatch").describe_alarms()["MetricAlarms"]
-    assert len(alarms) == 6 and all(a["AlarmActions"] for a in alarms)
+    assert len(alarms) == 7 and all(a["AlarmActions"] for a in alarms)  # + streams-stalled (episodes)
     assert client(url, "cloudwatch").get_dashboard(DashboardName=outputs["dashboard_name"])["DashboardBody"]
     topics = client(url, "sns").list_topics()["Topics"]
     assert len(topics) == 2
