@@ -52,6 +52,7 @@ MODEL_DIR = os.path.join(ROOT, "model", "artifacts")
 STACK_KEYS = (
     "endpoint_url", "region", "livestream_bucket", "stream_prefix", "table_name", "dlq_url", "events_dlq_url",
     "state_machine_arn", "endpoint_name", "inference_url", "alert_bus_name", "alerts_queue_url", "pid", "owner_pid",
+    "episodes_table_name", "episodes_function_name", "evidence_prefix",
 )
 
 
