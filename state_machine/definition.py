@@ -141,8 +141,8 @@ class WorkflowTuning:
     dynamodb_retry: Retry = Retry(interval_seconds=1, max_attempts=3, max_delay_seconds=8)
     dead_letter_retry: Retry = Retry(interval_seconds=1, max_attempts=3)
     #: UpdateEpisodes: no retry on its own timeout (the sweep folds what a failed run left).
-    episodes_timeout_seconds: int = 15
-    episodes_retry: Retry = Retry(interval_seconds=1, max_attempts=1)
+    episodes_timeout_seconds: int = 10
+    episodes_retry: Retry = Retry(interval_seconds=1, max_attempts=0)
     top_k: int = 5
     clips: int = 1
     min_confidence: float = 0.0
@@ -442,6 +442,10 @@ def _busy_states(tuning: WorkflowTuning) -> dict[str, Any]:
             "Comment": "Let the endpoint work through its queue.",
             "SecondsPath": "$.busy.wait_seconds",
             "Next": STATE_DETECT,
+        },
+    }
+
+
 def _episode_states(targets: WorkflowTargets, tuning: WorkflowTuning, after_record: str) -> dict[str, Any]:
     return {
         STATE_EPISODES: {

@@ -43,7 +43,7 @@ MAX_FOLD_ATTEMPTS = 10
 #: Sequence numbers folded per commit: keeps one commit well inside a 100-item transaction.
 STEPS_PER_COMMIT = 8
 #: Stop sending outbox items when the invocation has less than this left (the sweep finishes them).
-RESERVE_MS = 5000
+RESERVE_MS = 4000
 
 _clients: dict[str, Any] = {}
 
