@@ -63,6 +63,7 @@ def _info(args, *needs: str) -> dict:
             "table_name": args.table,
             "dlq_url": args.dlq_url,
             "state_machine_arn": args.state_machine_arn,
+            "episodes_table_name": args.episodes_table,
         }
         missing = [_AWS_OPTIONS[key] for key in needs if not info.get(key)]
         if missing:
@@ -433,6 +434,7 @@ def parser() -> argparse.ArgumentParser:
         group.add_argument("--table", help="results table (stack output table_name)")
         group.add_argument("--dlq-url", help="workflow dead-letter queue (stack output workflow_dlq_url)")
         group.add_argument("--state-machine-arn", help="stack output state_machine_arn")
+        group.add_argument("--episodes-table", help="episodes table (stack output episodes_table_name)")
 
     def stack_options(command):
         state_dir_option(command)

@@ -172,32 +172,15 @@ class ConsoleData:
     def episodes(self, stream_id: str) -> list[dict[str, Any]]:
         """A stream's episodes (``Episode.to_json``) with presigned ``snapshot_url`` and ``clip_url``.
 
-        None where the stack has no episodes table (``episodes_table``).
+        Empty where the stack has no episodes table (``episodes_table_name``).
         """
-        from contracts import episodes
+        from devstack import episodes as episodes_reader
 
-        table = self.info.get("episodes_table")
-        if not table:
+        if not self.info.get("episodes_table_name"):
             return []
-        dynamodb = self._clients["dynamodb"]
-        found, start = [], None
-        while True:
-            kwargs = {
-                "TableName": table,
-                "KeyConditionExpression": "#pk = :stream",
-                "ExpressionAttributeNames": {"#pk": episodes.PARTITION_KEY},
-                "ExpressionAttributeValues": {":stream": {"S": stream_id}},
-            }
-            if start:
-                kwargs["ExclusiveStartKey"] = start
-            page = dynamodb.query(**kwargs)
-            found.extend(episodes.decode_episode(item) for item in page["Items"] if episodes.is_episode_item(item))
-            start = page.get("LastEvaluatedKey")
-            if not start:
-                break
         return [
             {**episode.to_json(), "snapshot_url": self.presign(episode.snapshot_uri), "clip_url": self.presign(episode.clip_uri)}
-            for episode in found
+            for episode in episodes_reader.for_stream(self.info, stream_id)
         ]
 
     def presign(self, s3_uri: str | None) -> str | None:
