@@ -36,10 +36,10 @@ video: videos/bikes.mp4
 demo: venv model video
 	$(PY) -m devstack demo videos/bikes.mp4
 
-test: venv model
+test: venv model video
 	$(PY) -m pytest
 
-test-fast: venv model
+test-fast: venv model video
 	$(PY) -m pytest -m "not slow"
 
 audit: venv

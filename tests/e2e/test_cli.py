@@ -16,6 +16,8 @@ import uuid
 
 import pytest
 
+from videos.samples import sample_path
+
 pytestmark = pytest.mark.slow
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -106,15 +108,15 @@ def up(model_dir, tmp_path_factory):
 def test_every_command_works_without_aws_variables(up, tmp_path):
     _, cli = up
     stream = f"cli-{uuid.uuid4().hex[:6]}"
-    streamed = cli("stream", os.path.join(ROOT, "videos", "bikes.mp4"), "--stream-id", stream)
+    streamed = cli("stream", sample_path("bikes.mp4"), "--stream-id", stream)
     assert streamed.returncode == 0, streamed.stderr
     assert f"results --stream-id {stream}" in streamed.stdout  # says how to see the results
 
     folder = tmp_path / "recordings"
     (folder / "a").mkdir(parents=True)
     (folder / "b").mkdir()
-    shutil.copy(os.path.join(ROOT, "videos", "bikes.mp4"), folder / "a" / "cam.mp4")
-    shutil.copy(os.path.join(ROOT, "videos", "bikes.mp4"), folder / "b" / "cam.mp4")
+    shutil.copy(sample_path("bikes.mp4"), folder / "a" / "cam.mp4")
+    shutil.copy(sample_path("bikes.mp4"), folder / "b" / "cam.mp4")
     (folder / "a" / "notes.txt").write_text("not a video\n")
     backfilled = cli("backfill", str(folder / "a"), str(folder / "b"))
     # The non-video is skipped with a message; both same-named videos upload, each to its own stream.
@@ -174,14 +176,14 @@ def test_no_stack_and_stale_stack(up, tmp_path):
     stale = tmp_path / "stale"
     stale.mkdir()
     shutil.copy(os.path.join(cli.state_dir, "stack.json"), stale / "stack.json")  # a stack that is not running here
-    for command in (("results", "--stream-id", "x"), ("stream", os.path.join(ROOT, "videos", "bikes.mp4"), "--stream-id", "x")):
+    for command in (("results", "--stream-id", "x"), ("stream", sample_path("bikes.mp4"), "--stream-id", "x")):
         assert_one_line_error(cli(*command, state_dir=str(stale)), "no local stack running")
 
 
 def test_second_up_or_demo_refuses_and_the_first_keeps_serving(up):
     process, cli = up
     before = open(os.path.join(cli.state_dir, "stack.json")).read()
-    for command in (("up",), ("demo",)):
+    for command in (("up",), ("demo", sample_path("bikes.mp4"))):
         assert_one_line_error(cli(*command, timeout=60), "already running", str(process.pid))
     assert open(os.path.join(cli.state_dir, "stack.json")).read() == before
     assert cli("dlq").returncode == 0
@@ -212,7 +214,7 @@ def test_a_dead_endpoint_is_reported_shown_failed_and_restarted(up):
     log = open(os.path.join(cli.state_dir, "up.out")).read()
     assert f"endpoint {info['endpoint_name']} is Failed: the inference server exited with code -9" in log
     stream = f"back-{uuid.uuid4().hex[:6]}"
-    assert cli("stream", os.path.join(ROOT, "videos", "bikes.mp4"), "--stream-id", stream).returncode == 0
+    assert cli("stream", sample_path("bikes.mp4"), "--stream-id", stream).returncode == 0
     wait_until(lambda: cli("results", "--stream-id", stream).returncode == 0, 180, "the new segment was recorded")
 
 
