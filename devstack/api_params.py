@@ -309,6 +309,18 @@ def _table(i, o):
                 + ([{"AttributeName": i["rangeKey"], "KeyType": "RANGE"}] if i.get("rangeKey") else []),
                 "AttributeDefinitions": [{"AttributeName": a["name"], "AttributeType": a["type"]} for a in i["attributes"]],
                 "SSESpecification": i.get("serverSideEncryption", {}),
+                **(
+                    {"GlobalSecondaryIndexes": [
+                        {
+                            "IndexName": index["name"],
+                            "KeySchema": [{"AttributeName": index["hashKey"], "KeyType": "HASH"}]
+                            + ([{"AttributeName": index["rangeKey"], "KeyType": "RANGE"}] if index.get("rangeKey") else []),
+                            "Projection": {"ProjectionType": index.get("projectionType", "ALL")},
+                        }
+                        for index in i["globalSecondaryIndexes"]
+                    ]}
+                    if i.get("globalSecondaryIndexes") else {}
+                ),
             },
         )
     ]
@@ -322,7 +334,8 @@ def _table(i, o):
                 {"TableName": name, "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": i["pointInTimeRecovery"]["enabled"]}},
             )
         )
-    unmapped = set(i) - {"name", "billingMode", "hashKey", "rangeKey", "attributes", "serverSideEncryption", "ttl", "pointInTimeRecovery"}
+    unmapped = set(i) - {"name", "billingMode", "hashKey", "rangeKey", "attributes", "serverSideEncryption", "ttl",
+                         "pointInTimeRecovery", "globalSecondaryIndexes"}
     if unmapped:
         raise UnmappedInput(f"aws:dynamodb/table:Table: {sorted(unmapped)}")
     return calls

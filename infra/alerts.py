@@ -82,13 +82,13 @@ class Alerts(pulumi.ComponentResource):
         self.bus = aws.cloudwatch.EventBus(f"{name}-bus", name=args.bus_name, opts=child)
         self.topic = None
         if args.email:
-            # The rule is named, so the key's grant to EventBridge can name the rule's ARN up front.
-            rule_name = f"{args.bus_name}-detected"
-            rule_arn = pulumi.Output.concat(
-                "arn:", args.partition, ":events:", args.region, ":", args.account_id, ":rule/", args.bus_name, "/", rule_name
+            # Rules are named <bus>-<detail type>, so the key's grant to EventBridge can name them up front.
+            rules_arn = pulumi.Output.concat(
+                "arn:", args.partition, ":events:", args.region, ":", args.account_id, ":rule/", args.bus_name, "/",
+                args.bus_name, "-*",
             )
             self.topic_key, self.topic = encrypted_topic(
-                f"{name}-topic", self, args.account_id, args.partition, "events.amazonaws.com", rule_arn
+                f"{name}-topic", self, args.account_id, args.partition, "events.amazonaws.com", rules_arn
             )
             aws.sns.TopicSubscription(f"{name}-email", topic=self.topic.arn, protocol="email", endpoint=args.email, opts=child)
             rules = []

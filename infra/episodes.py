@@ -39,7 +39,7 @@ def build_ffmpeg_layer_dir(out_dir: str | None = None) -> str:
             os.link(binary, target)
         except OSError:
             shutil.copyfile(binary, target)
-        os.chmod(target, 0o755)
+            shutil.copymode(binary, target)  # the wheel's binary is executable
     return os.path.dirname(target_dir)
 
 

@@ -39,6 +39,8 @@ def computed_outputs(typ: str, name: str, inputs: dict[str, Any], partition: str
         resource_id = outputs["url"]
     elif typ == "aws:iam/role:Role":
         outputs["arn"] = f"arn:{partition}:iam::{ACCOUNT}:role/{physical}"
+    elif typ == "aws:lambda/layerVersion:LayerVersion":
+        outputs["arn"] = f"arn:{partition}:lambda:{REGION}:{ACCOUNT}:layer:{inputs.get('layerName', physical)}:1"
     elif typ == "aws:lambda/function:Function":
         outputs["arn"] = f"arn:{partition}:lambda:{REGION}:{ACCOUNT}:function:{physical}"
     elif typ == "aws:sfn/stateMachine:StateMachine":

@@ -63,7 +63,8 @@ def granted(statements, service: str) -> dict[str, set[str]]:
 
 
 def test_the_ast_scan_finds_calls():
-    assert s3_actions_used_by("lambdas") == {"s3:GetObject"}
+    assert s3_actions_used_by("lambdas/validate_segment") == {"s3:GetObject"}
+    assert s3_actions_used_by("lambdas/episodes") == {"s3:GetObject", "s3:PutObject"}
     assert s3_actions_used_by("inference") == {"s3:GetObject"}
 
 
@@ -75,7 +76,7 @@ NOT_FOUND_NEEDS = {"s3:ListBucket"}
 
 def test_lambda_role_has_exactly_the_s3_actions_its_code_calls(policies):
     s3 = granted(policies["activity-detection-dev-lambda"], "s3")
-    assert set(s3) == s3_actions_used_by("lambdas") | NOT_FOUND_NEEDS
+    assert set(s3) == s3_actions_used_by("lambdas/validate_segment") | NOT_FOUND_NEEDS
     assert s3["s3:GetObject"] == {"arn:aws:s3:::activity-detection-dev-livestream-123456789012-us-east-1/live/*"}
 
 
@@ -94,10 +95,19 @@ def test_events_role_only_starts_the_workflow(policies):
     assert statement["Resource"] == ["arn:aws:states:us-east-1:123456789012:stateMachine:activity-detection-dev-workflow"]
 
 
+def test_episodes_role_reads_segments_and_writes_evidence_only(policies):
+    s3 = granted(policies["activity-detection-dev-episodes"], "s3")
+    assert set(s3) == s3_actions_used_by("lambdas/episodes")
+    bucket = "arn:aws:s3:::activity-detection-dev-livestream-123456789012-us-east-1"
+    assert s3 == {"s3:GetObject": {f"{bucket}/live/*"}, "s3:PutObject": {f"{bucket}/evidence/*"}}
+
+
 def test_no_role_can_write_to_the_livestream_bucket_except_medialive(policies):
     for role, statements in policies.items():
         writes = {a for a in granted(statements, "s3") if a in ("s3:PutObject", "s3:DeleteObject")}
         if role.endswith("-medialive"):
             assert writes == {"s3:PutObject", "s3:DeleteObject"}
+        elif role.endswith("-episodes"):  # snapshots and clips, under the evidence prefix only (test above)
+            assert writes == {"s3:PutObject"}
         else:
             assert not writes, role
