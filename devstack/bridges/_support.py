@@ -19,8 +19,9 @@ from typing import Any, Callable
 SETTINGS_ENV = "DEVSTACK_BRIDGE_SETTINGS"
 STATE_DIR_ENV = "DEVSTACK_STATE_DIR"
 DEFAULT_SETTINGS = {"sdk_error_naming": "sdk"}
-#: Marks a function installed by a bridge, so installing twice is a no-op.
-MARK = "_devstack_bridge"
+#: The bridges a patched function carries (its own and those of the function it wraps), so
+#: installing a bridge twice is a no-op while two bridges may patch the same method.
+MARK = "_devstack_bridges"
 
 
 class UntestedMoto(RuntimeError):
@@ -50,12 +51,14 @@ def argument(original: Callable[..., Any], name: str, args: tuple, kwargs: dict)
     return inspect.signature(original).bind(*args, **kwargs).arguments[name]
 
 
-def is_installed(function: Any) -> bool:
-    return bool(getattr(function, MARK, False))
+def is_installed(function: Any, bridge: str) -> bool:
+    """Whether ``bridge`` (a module name) already patched ``function``, directly or beneath another bridge."""
+    return bridge in getattr(function, MARK, frozenset())
 
 
-def mark(function: Callable[..., Any]) -> Callable[..., Any]:
-    setattr(function, MARK, True)
+def mark(function: Callable[..., Any], bridge: str, wraps: Any) -> Callable[..., Any]:
+    """Mark ``function``, which replaces ``wraps``, as installed by ``bridge``."""
+    setattr(function, MARK, getattr(wraps, MARK, frozenset()) | {bridge})
     return function
 
 

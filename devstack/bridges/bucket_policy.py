@@ -51,7 +51,7 @@ def install() -> None:
     from moto.s3.models import FakeBucket
 
     original = FakeBucket.get_permission
-    if is_installed(original):
+    if is_installed(original, __name__):
         return
 
     def get_permission(self, *args, **kwargs):
@@ -64,4 +64,4 @@ def install() -> None:
         view.policy = json.dumps(policy).encode("utf-8")
         return original(view, *args, **kwargs)
 
-    FakeBucket.get_permission = mark(get_permission)
+    FakeBucket.get_permission = mark(get_permission, __name__, original)

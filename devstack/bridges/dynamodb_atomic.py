@@ -26,11 +26,11 @@ def install() -> None:
 
     for name in WRITES:
         original = getattr(DynamoDBBackend, name)
-        if is_installed(original):
+        if is_installed(original, __name__):
             continue
 
         def atomic(*args, _original=original, **kwargs):
             with LOCK:
                 return _original(*args, **kwargs)
 
-        setattr(DynamoDBBackend, name, mark(atomic))
+        setattr(DynamoDBBackend, name, mark(atomic, __name__, original))

@@ -19,7 +19,7 @@ def install() -> None:
     from moto.dynamodb.models import DynamoDBBackend
 
     original = DynamoDBBackend.put_item
-    if is_installed(original):
+    if is_installed(original, __name__):
         return
 
     def put_item(*args, **kwargs):
@@ -30,4 +30,4 @@ def install() -> None:
             )
         return original(*args, **kwargs)
 
-    DynamoDBBackend.put_item = mark(put_item)
+    DynamoDBBackend.put_item = mark(put_item, __name__, original)

@@ -103,7 +103,7 @@ def install() -> None:
     from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
 
     original_start = Execution.start
-    if is_installed(original_start):
+    if is_installed(original_start, __name__):
         return
     original_terminated = BaseExecutionWorkerCommunication.terminated
 
@@ -132,5 +132,5 @@ def install() -> None:
         except Exception:
             LOG.exception("could not log the history of %s", execution.exec_arn)
 
-    Execution.start = mark(start)
-    BaseExecutionWorkerCommunication.terminated = mark(terminated)
+    Execution.start = mark(start, __name__, original_start)
+    BaseExecutionWorkerCommunication.terminated = mark(terminated, __name__, original_terminated)

@@ -95,7 +95,7 @@ def install() -> None:
     from moto.sagemaker.models import SageMakerModelBackend
     from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
-    if is_installed(SageMakerRuntimeResponse.invoke_endpoint):
+    if is_installed(SageMakerRuntimeResponse.invoke_endpoint, __name__):
         return
     original_create = SageMakerModelBackend.create_endpoint
 
@@ -120,4 +120,4 @@ def install() -> None:
         return relay(self.path.split("/")[2], self.body, self.headers.get("Content-Type", "application/json"))
 
     SageMakerModelBackend.create_endpoint = create_endpoint
-    SageMakerRuntimeResponse.invoke_endpoint = mark(invoke_endpoint)
+    SageMakerRuntimeResponse.invoke_endpoint = mark(invoke_endpoint, __name__, SageMakerRuntimeResponse.invoke_endpoint)

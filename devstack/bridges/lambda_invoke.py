@@ -24,7 +24,7 @@ def install() -> None:
     from moto.awslambda_simple.models import LambdaSimpleBackend
 
     original = LambdaSimpleBackend.invoke
-    if is_installed(original):
+    if is_installed(original, __name__):
         return
 
     def invoke(*args, **kwargs):
@@ -48,4 +48,4 @@ def install() -> None:
         response_headers["Content-Length"] = str(len(payload))
         return payload.encode("utf-8")
 
-    LambdaSimpleBackend.invoke = mark(invoke)
+    LambdaSimpleBackend.invoke = mark(invoke, __name__, original)

@@ -98,7 +98,7 @@ def install() -> None:
     from moto.events.models import Rule
 
     original = Rule.send_to_targets
-    if is_installed(original):
+    if is_installed(original, __name__):
         return
 
     def send_to_targets(self, *args, **kwargs):
@@ -118,4 +118,4 @@ def install() -> None:
             view.targets = others
             original(view, *args, **kwargs)
 
-    Rule.send_to_targets = mark(send_to_targets)
+    Rule.send_to_targets = mark(send_to_targets, __name__, original)

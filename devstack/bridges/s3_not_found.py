@@ -103,7 +103,7 @@ def install() -> None:
     from moto.s3.responses import S3Response
 
     original_get_key = S3Response._get_key
-    if is_installed(original_get_key):
+    if is_installed(original_get_key, __name__):
         return
     original_head = S3Response.head_object
 
@@ -121,5 +121,5 @@ def install() -> None:
             return 403, {}, ""
         return status, response_headers, body
 
-    S3Response._get_key = mark(_get_key)
-    S3Response.head_object = mark(head_object)
+    S3Response._get_key = mark(_get_key, __name__, original_get_key)
+    S3Response.head_object = mark(head_object, __name__, original_head)

@@ -36,7 +36,7 @@ def install() -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_aws_sdk as sdk
 
     cls = sdk.StateTaskServiceAwsSdk
-    if is_installed(cls._eval_service_task):
+    if is_installed(cls._eval_service_task, __name__):
         return
     original_service_name = cls._get_boto_service_name
     original_eval = cls._eval_service_task
@@ -67,6 +67,6 @@ def install() -> None:
         return original_exception_name(*args, **kwargs)
 
     cls._get_boto_service_name = _get_boto_service_name
-    cls._eval_service_task = mark(_eval_service_task)
+    cls._eval_service_task = mark(_eval_service_task, __name__, original_eval)
     cls._normalise_service_error_name = staticmethod(_normalise_service_error_name)
     cls._normalise_exception_name = staticmethod(_normalise_exception_name)

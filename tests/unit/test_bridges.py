@@ -98,7 +98,7 @@ def test_dynamodb_writes_hold_one_lock_so_conditions_and_writes_are_atomic():
     dynamodb_atomic.install()
     entered = []
     original = DynamoDBBackend.transact_write_items
-    assert _support.is_installed(original)
+    assert _support.is_installed(original, dynamodb_atomic.__name__)
     inner = original.__kwdefaults__["_original"]
     DynamoDBBackend.transact_write_items.__kwdefaults__["_original"] = lambda *a, **k: entered.append(1)
     try:
@@ -111,3 +111,19 @@ def test_dynamodb_writes_hold_one_lock_so_conditions_and_writes_are_atomic():
         assert entered == [1]
     finally:
         DynamoDBBackend.transact_write_items.__kwdefaults__["_original"] = inner
+
+
+def test_two_bridges_on_one_method_both_take_effect_and_reinstalling_is_a_no_op():
+    """dynamodb_atomic and dynamodb_faults both patch PutItem: the second must not mistake the first for itself."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    from devstack.bridges import dynamodb_atomic, dynamodb_faults
+
+    dynamodb_atomic.install()
+    dynamodb_faults.install()
+    patched = DynamoDBBackend.put_item
+    assert _support.is_installed(patched, dynamodb_atomic.__name__)
+    assert _support.is_installed(patched, dynamodb_faults.__name__)
+    dynamodb_atomic.install()
+    dynamodb_faults.install()
+    assert DynamoDBBackend.put_item is patched
