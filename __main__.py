@@ -10,6 +10,7 @@ import pulumi_aws as aws
 
 from infra import archives
 from infra.alerts import Alerts, AlertsArgs
+from infra.console_links import executions_console_url
 from infra.episodes import Episodes, EpisodesArgs, lambda_environment
 from infra.live_source import LiveSource, LiveSourceArgs
 from infra.model_endpoint import SERVERLESS_MODE, ModelEndpoint, ModelEndpointArgs, default_inference_image
@@ -216,9 +217,7 @@ pulumi.export("stream_prefix", settings.stream_prefix)
 pulumi.export("state_machine_arn", workflow.state_machine.arn)
 pulumi.export(
     "executions_console_url",
-    workflow.state_machine.arn.apply(
-        lambda arn: f"https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/list?stateMachineArn={arn}"
-    ),
+    workflow.state_machine.arn.apply(lambda arn: executions_console_url(partition.partition, region, arn)),
 )
 pulumi.export("table_name", results.table.name)
 pulumi.export("workflow_dlq_url", results.workflow_dlq.url)

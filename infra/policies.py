@@ -78,6 +78,11 @@ UNCONDITIONED_TRUST: dict[str, str] = {
 #: ``s3:PutObject`` + ``s3:DeleteObject`` (deleting segments past the playlist window).
 #: ``s3:GetBucketLocation`` is not on that list and is not granted; ``s3:PutObjectAcl`` is not
 #: needed either: the channel sends no canned ACL (the buckets enforce bucket-owner ownership).
+#: Checked again (2026-11-25): the role the MediaLive console's wizard creates from its template
+#: ("MediaLiveAccessRole", "Create the trust entity - simple option",
+#: https://docs.aws.amazon.com/medialive/latest/ug/setup-trusted-entity-simple.html) grants the same
+#: four S3 actions, ``s3:ListBucket``, ``s3:GetObject``, ``s3:PutObject``, ``s3:DeleteObject``, on
+#: ``*``; here each is scoped to the objects and prefixes the channel uses (``list_under_prefix``).
 MEDIALIVE_S3_READ = ["s3:GetObject"]
 MEDIALIVE_S3_WRITE = ["s3:PutObject", "s3:DeleteObject"]
 
