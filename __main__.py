@@ -8,6 +8,8 @@ import os
 import pulumi
 import pulumi_aws as aws
 
+from contracts.endpoint import max_segment_seconds
+from contracts.environment import EndpointEnvironment, LambdaEnvironment
 from infra import archives
 from infra.alerts import Alerts, AlertsArgs
 from infra.console_links import executions_console_url
@@ -84,11 +86,12 @@ model_endpoint = ModelEndpoint(
         mode=settings.endpoint_mode,
         serverless_memory_mb=settings.serverless_memory_mb,
         serverless_max_concurrency=settings.serverless_max_concurrency,
-        environment={
-            "ALLOWED_BUCKETS": name(f"livestream-{account_id}-{region}", "s3_bucket"),
-            "MAX_SEGMENT_BYTES": str(settings.max_segment_bytes),
-            "MAX_SEGMENT_SECONDS": str(settings.segment_seconds * 3),
-        },
+        environment=EndpointEnvironment(
+            allowed_buckets=(name(f"livestream-{account_id}-{region}", "s3_bucket"),),
+            max_segment_bytes=settings.max_segment_bytes,
+            max_segment_seconds=max_segment_seconds(settings.segment_seconds),
+            max_frame_pixels=settings.max_frame_pixels,
+        ).to_environ(),
     ),
 )
 
@@ -159,12 +162,12 @@ workflow = Workflow(
         lambda_runtime=settings.lambda_runtime,
         powertools_layer_arn=powertools_layer,
         log_retention_days=settings.log_retention_days,
-        lambda_environment={
-            "STREAM_PREFIX": settings.stream_prefix,
-            "MAX_SEGMENT_BYTES": str(settings.max_segment_bytes),
-            "SEGMENT_SECONDS": str(settings.segment_seconds),
-            "RESULT_TTL_DAYS": str(settings.result_ttl_days),
-        },
+        lambda_environment=LambdaEnvironment(
+            stream_prefix=settings.stream_prefix,
+            max_segment_bytes=settings.max_segment_bytes,
+            segment_seconds=settings.segment_seconds,
+            result_ttl_days=settings.result_ttl_days,
+        ).to_environ(),
         tuning=tuning.with_fast_retries() if settings.fast_retries else tuning,
         alert_bus=alerts.bus,
         watch_activities=settings.watch_activities,
@@ -199,6 +202,8 @@ if settings.live_source_enabled:
         "live",
         LiveSourceArgs(
             role_name=name("medialive", "iam_role"),
+            input_name=name("live-input"),
+            channel_name=name("live-channel"),
             video_path=video,
             artifacts_bucket=storage.artifacts_bucket,
             livestream_bucket=storage.livestream_bucket,

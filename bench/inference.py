@@ -89,11 +89,14 @@ def peak_rss_mb() -> float:
 def _our_worker(connection, model_dir: str, warm_path: str) -> None:
     from inference.clips import ClipReader
     from inference.predictor import Predictor
+    from contracts.environment import EndpointEnvironment
     from inference.service import InferenceService, Limits
     from inference.video import SegmentReader
 
     predictor = Predictor(model_dir)
-    service = InferenceService(model_dir, limits=Limits({"MAX_FRAME_PIXELS": str(4096 * 2160), "MAX_SEGMENT_SECONDS": "60"}),
+    service = InferenceService(model_dir, limits=Limits(EndpointEnvironment(
+        allowed_buckets=(), max_segment_bytes=1024 ** 3, max_segment_seconds=60, max_frame_pixels=4096 * 2160
+    ).to_environ()),
                                predictor=predictor)
     reader = ClipReader(predictor.manifest)
     predictor.probabilities(reader.read(warm_path).tensors[0])  # build the static graph before timing

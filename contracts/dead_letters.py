@@ -12,30 +12,48 @@ Two queues exist and are told apart by queue and by ``kind``:
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
+from contracts import segments, workflow
+
+#: ``kind`` of a message the workflow wrote (the events queue holds EventBridge's own messages).
 WORKFLOW_FAILURE_KIND = "workflow-failure"
 
-#: Where the workflow assembles the message before sending it.
-MESSAGE_PATH = "$.dead_letter"
+#: The error name Step Functions gives a non-2xx answer of the endpoint's container.
+ENDPOINT_MODEL_ERROR = "SageMakerRuntime.ModelErrorException"
+#: How SageMaker Runtime relays the container's body in a ModelError's message (documented format).
+_RELAYED = ('with message "', '". See ')
 
-_REASON = re.compile(r"^([A-Z][A-Z_]+):")
-#: The endpoint's JSON error code, as it appears (escaped or not) inside a ModelError's cause.
-_ENDPOINT_CODE = re.compile(r'\\*"error\\*"\s*:\s*\\*"([a-z_]+)\\*"')
+
+def endpoint_error_code(cause: str) -> str | None:
+    """The ``error`` code of the endpoint's JSON body, relayed in a ModelError's cause.
+
+    Step Functions hands a Catch only ``Error`` and ``Cause`` (text): the
+    container's body is inside SageMaker's message, which this reads as JSON
+    rather than searching it with patterns.
+    """
+    start, end = cause.find(_RELAYED[0]), cause.rfind(_RELAYED[1])
+    if start < 0 or end <= start:
+        return None
+    try:
+        body = json.loads(cause[start + len(_RELAYED[0]):end])
+    except ValueError:
+        return None
+    code = body.get("error") if isinstance(body, dict) else None
+    return code if isinstance(code, str) else None
 
 
 def message_parameters(failed_state: str) -> dict[str, Any]:
     """``Parameters`` of the Pass state that assembles the message for ``failed_state``.
 
-    The Catch that leads here stores the error at ``$.failure``.
+    The Catch that leads here stores the error at :data:`contracts.workflow.FAILURE_PATH`.
     """
     return {
         "kind": WORKFLOW_FAILURE_KIND,
         "failed_state": failed_state,
-        "error.$": "$.failure.Error",
-        "cause.$": "$.failure.Cause",
+        "error.$": f"{workflow.FAILURE_PATH}.Error",
+        "cause.$": f"{workflow.FAILURE_PATH}.Cause",
         "event.$": "$$.Execution.Input",
         "execution_arn.$": "$$.Execution.Id",
         "failed_at.$": "$$.State.EnteredTime",
@@ -57,21 +75,19 @@ class DeadLetter:
     def reason(self) -> str:
         """A short machine-readable reason.
 
-        A rejected segment's reason code (``NOT_MPEG_TS`` ...) when the
-        validation Lambda gave one; the endpoint's error code, upper-cased
-        (``SEGMENT_TOO_LONG`` ...), when the endpoint refused the segment;
-        otherwise the error name.
+        A rejected segment's reason (``NOT_MPEG_TS`` ...), carried by the
+        error's name ``SegmentRejected.<REASON>``; the endpoint's error code,
+        upper-cased (``SEGMENT_TOO_LONG`` ...), when the endpoint refused the
+        segment; otherwise the error name.
         """
-        message = self.cause
-        try:
-            message = json.loads(self.cause).get("errorMessage", self.cause)
-        except (ValueError, AttributeError):
-            pass
-        match = _REASON.match(message or "")
-        if match:
-            return match.group(1)
-        endpoint = _ENDPOINT_CODE.search(self.cause or "")
-        return endpoint.group(1).upper() if endpoint else self.error
+        rejected = segments.rejection_reason(self.error)
+        if rejected is not None:
+            return rejected.value
+        if self.error == ENDPOINT_MODEL_ERROR:
+            code = endpoint_error_code(self.cause or "")
+            if code:
+                return code.upper()
+        return self.error
 
     @property
     def object_key(self) -> str | None:
@@ -80,6 +96,8 @@ class DeadLetter:
     @classmethod
     def from_body(cls, body: str) -> "DeadLetter":
         data = json.loads(body)
+        if data.get("kind") != WORKFLOW_FAILURE_KIND:
+            raise ValueError(f"not a workflow dead letter (kind {data.get('kind')!r}): {body[:200]}")
         return cls(
             failed_state=data["failed_state"],
             error=data.get("error", ""),

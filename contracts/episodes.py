@@ -36,7 +36,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
-from contracts import records
+from contracts import events, records
+from contracts.endpoint import NO_CONFIDENT_ACTIVITY
 
 #: Episodes table: partition key stream_id, sort key episode_key.
 PARTITION_KEY = "stream_id"
@@ -50,21 +51,19 @@ LABEL_INDEX = "by-label"
 LABEL_INDEX_KEYS = ("label", "start_time")
 
 #: Labels that never make an episode.
-NO_ACTIVITY_LABELS = frozenset({"no_confident_activity"})
+NO_ACTIVITY_LABELS = frozenset({NO_CONFIDENT_ACTIVITY})
 
 STATUS_OPEN = "open"
 STATUS_CLOSED = "closed"
 REASON_ABSENT = "absent"
 REASON_STALLED = "stalled"
 
-#: EventBridge: the source of every event this pipeline sends, and the detail types.
-EVENT_SOURCE = "activity-detection"
-ACTIVITY_STARTED = "ActivityStarted"
-ACTIVITY_ENDED = "ActivityEnded"
-STREAM_STALLED = "StreamStalled"
-STREAM_RESUMED = "StreamResumed"
-EPISODE_EVENT_TYPES = (ACTIVITY_STARTED, ACTIVITY_ENDED)
-STREAM_EVENT_TYPES = (STREAM_STALLED, STREAM_RESUMED)
+#: EventBridge: the source and detail types of the events the fold sends (defined in contracts.events).
+EVENT_SOURCE = events.SOURCE
+ACTIVITY_STARTED = events.ACTIVITY_STARTED
+ACTIVITY_ENDED = events.ACTIVITY_ENDED
+STREAM_STALLED = events.STREAM_STALLED
+STREAM_RESUMED = events.STREAM_RESUMED
 
 _ID_NAMESPACE = uuid.UUID("6f1c2a52-8d1e-4e1c-9a43-4d7d2f3a9b10")
 

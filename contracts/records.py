@@ -17,13 +17,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
+from contracts.workflow import result, segment
+
 PARTITION_KEY = "stream_id"
 SORT_KEY = "segment_seq"
 TTL_ATTRIBUTE = "expires_at"
-
-#: Where the workflow keeps the validated segment and the endpoint's answer.
-SEGMENT_PATH = "$.segment"
-RESULT_PATH = "$.inference.result"
 
 Encoding = Literal["S", "N", "BOOL", "JSON"]
 
@@ -61,30 +59,30 @@ class Attribute:
 
 
 ATTRIBUTES: tuple[Attribute, ...] = (
-    Attribute(PARTITION_KEY, "S", f"{SEGMENT_PATH}.stream_id"),
-    Attribute(SORT_KEY, "N", f"{SEGMENT_PATH}.sequence"),
-    Attribute("s3_uri", "S", f"{SEGMENT_PATH}.s3_uri"),
-    Attribute("object_version", "S", f"{SEGMENT_PATH}.object_version"),
-    Attribute("object_size", "N", f"{SEGMENT_PATH}.size"),
-    Attribute("sequencer", "S", f"{SEGMENT_PATH}.sequencer"),
-    Attribute("start_seconds", "N", f"{SEGMENT_PATH}.start_seconds"),
-    Attribute("duration_seconds", "N", f"{SEGMENT_PATH}.duration_seconds"),
-    Attribute("label", "S", f"{RESULT_PATH}.label"),
-    Attribute("probability", "N", f"{RESULT_PATH}.probability"),
-    Attribute("confident", "BOOL", f"{RESULT_PATH}.confident"),
-    Attribute("top_k", "JSON", f"{RESULT_PATH}.top_k"),
-    Attribute("clips", "JSON", f"{RESULT_PATH}.clips"),
-    Attribute("frames", "JSON", f"{RESULT_PATH}.frames"),
-    Attribute("video", "JSON", f"{RESULT_PATH}.segment"),
-    Attribute("model", "JSON", f"{RESULT_PATH}.model"),
-    Attribute("model_name", "S", f"{RESULT_PATH}.model.name"),
-    Attribute("random_weights", "BOOL", f"{RESULT_PATH}.model.random_weights"),
-    Attribute("timings_ms", "JSON", f"{RESULT_PATH}.timings_ms"),
+    Attribute(PARTITION_KEY, "S", segment("stream_id")),
+    Attribute(SORT_KEY, "N", segment("sequence")),
+    Attribute("s3_uri", "S", segment("s3_uri")),
+    Attribute("object_version", "S", segment("object_version")),
+    Attribute("object_size", "N", segment("size")),
+    Attribute("sequencer", "S", segment("sequencer")),
+    Attribute("start_seconds", "N", segment("start_seconds")),
+    Attribute("duration_seconds", "N", segment("duration_seconds")),
+    Attribute("label", "S", result("label")),
+    Attribute("probability", "N", result("probability")),
+    Attribute("confident", "BOOL", result("confident")),
+    Attribute("top_k", "JSON", result("top_k")),
+    Attribute("clips", "JSON", result("clips")),
+    Attribute("frames", "JSON", result("frames")),
+    Attribute("video", "JSON", result("video")),
+    Attribute("model", "JSON", result("model")),
+    Attribute("model_name", "S", result("model.name")),
+    Attribute("random_weights", "BOOL", result("model.random_weights")),
+    Attribute("timings_ms", "JSON", result("timings_ms")),
     Attribute("created_at", "S", "$$.State.EnteredTime"),
     # The S3 event's time: when the segment was uploaded (the episodes' wall clock, less the duration).
     Attribute("uploaded_at", "S", "$.time"),
     Attribute("execution_arn", "S", "$$.Execution.Id"),
-    Attribute(TTL_ATTRIBUTE, "N", f"{SEGMENT_PATH}.expires_at"),
+    Attribute(TTL_ATTRIBUTE, "N", segment("expires_at")),
 )
 
 #: Set later by the episodes Lambda (not by the workflow): the record arrived after its sequence was
@@ -92,6 +90,8 @@ ATTRIBUTES: tuple[Attribute, ...] = (
 LATE = Attribute("late", "BOOL", "")
 
 _BY_NAME = {attribute.name: attribute for attribute in (*ATTRIBUTES, LATE)}
+#: The table's key attributes, as the table declares them (their encodings are DynamoDB's S/N).
+KEY_ATTRIBUTES = (_BY_NAME[PARTITION_KEY], _BY_NAME[SORT_KEY])
 
 #: Write only if the segment has no record yet, or the record came from an older
 #: upload of the key: other bytes (``object_version``) AND an earlier S3 ``sequencer``.
@@ -111,8 +111,8 @@ def put_item_parameters(table_name: str) -> dict[str, Any]:
         "ConditionExpression": CONDITION_EXPRESSION,
         "ExpressionAttributeNames": CONDITION_NAMES,
         "ExpressionAttributeValues": {
-            ":version": {"S.$": f"{SEGMENT_PATH}.object_version"},
-            ":sequencer": {"S.$": f"{SEGMENT_PATH}.sequencer"},
+            ":version": {"S.$": segment("object_version")},
+            ":sequencer": {"S.$": segment("sequencer")},
         },
     }
 
@@ -124,7 +124,3 @@ def decode_item(item: dict[str, dict[str, Any]]) -> dict[str, Any]:
         attribute = _BY_NAME.get(name)
         decoded[name] = attribute.decode(value) if attribute else value
     return decoded
-
-
-def key_attribute_types() -> dict[str, str]:
-    return {PARTITION_KEY: "S", SORT_KEY: "N"}

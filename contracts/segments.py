@@ -41,8 +41,34 @@ PLAYLIST_SUFFIXES = (".m3u8", ".M3U8")
 #: stream, and keeps ``sequence x segment seconds`` exact in a float and in a DynamoDB Number.
 MAX_SEQUENCE_DIGITS = 12
 
-#: Name of the error the validation Lambda raises; the state machine catches it.
+
+def stream_folder(stream_prefix: str, stream_id: str = "") -> str:
+    """The key prefix of all segments (``live/``) or of one stream's (``live/cam-1/``), slashes normalised.
+
+    The one place a configured prefix (``live``, ``/live/`` ...) becomes a key prefix.
+    """
+    prefix = stream_prefix.strip("/")
+    return f"{prefix}/{stream_id.strip('/')}/" if stream_id else f"{prefix}/"
+
+
+#: Prefix of the errors the validation Lambda raises for a rejected segment: the error's
+#: name is ``SegmentRejected.<REASON>`` (Lambda reports an error under its exception's
+#: class name), so the reason reaches the dead-letter message as data, not as text to parse.
+#: The workflow's Catch takes every error (``States.ALL``) to the dead-letter queue.
 SEGMENT_REJECTED_ERROR = "SegmentRejected"
+
+
+def rejection_error(reason: RejectionReason) -> str:
+    """The error name the workflow sees for a segment rejected for ``reason``."""
+    return f"{SEGMENT_REJECTED_ERROR}.{reason.value}"
+
+
+def rejection_reason(error: str) -> RejectionReason | None:
+    """The reason carried by an error name, or None for any other error."""
+    prefix, _, reason = (error or "").partition(".")
+    if prefix != SEGMENT_REJECTED_ERROR or reason not in RejectionReason.__members__:
+        return None
+    return RejectionReason(reason)
 
 
 @dataclass(frozen=True)

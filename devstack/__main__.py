@@ -35,6 +35,10 @@ import botocore.exceptions
 from devstack import observe
 from devstack.errors import DevstackError
 from devstack.stack import LOCAL_CREDENTIALS, STATE_DIR, LocalStack, load_stack, require_model, stop_on_signals
+from infra.settings import project_defaults
+
+#: Pulumi.yaml's config defaults: the flags that stand for config keys default to them.
+DEFAULTS = project_defaults()
 
 BANNER = "=" * 78
 
@@ -430,7 +434,8 @@ def parser() -> argparse.ArgumentParser:
         group = command.add_argument_group("a real deployment instead of the local stack")
         group.add_argument("--aws", action="store_true", help="use a real deployment (the shell's AWS credentials and region)")
         group.add_argument("--bucket", help="livestream bucket (stack output livestream_bucket)")
-        group.add_argument("--stream-prefix", default="live", help="key prefix of segments (config streamPrefix; default live)")
+        group.add_argument("--stream-prefix", default=DEFAULTS["streamPrefix"],
+                           help=f"key prefix of segments (config streamPrefix; default {DEFAULTS['streamPrefix']})")
         group.add_argument("--table", help="results table (stack output table_name)")
         group.add_argument("--dlq-url", help="workflow dead-letter queue (stack output workflow_dlq_url)")
         group.add_argument("--state-machine-arn", help="stack output state_machine_arn")
@@ -440,10 +445,12 @@ def parser() -> argparse.ArgumentParser:
         state_dir_option(command)
         command.add_argument("--model-dir", metavar="DIR", help="model directory in the seed's contract: model-symbol.json, "
                              "model-0000.params, classes.txt (config modelDir; default model/artifacts)")
-        command.add_argument("--clips", type=int, default=1, help="clips per segment (config clips)")
-        command.add_argument("--min-confidence", type=float, default=0.0, help="config minConfidence")
-        command.add_argument("--watch", nargs="*", default=[], metavar="LABEL", help="labels to alert on (config watchActivities)")
-        command.add_argument("--alert-threshold", type=float, default=0.5, help="config alertThreshold")
+        # argparse applies `type` to a string default too (Pulumi.yaml holds fractions as strings).
+        command.add_argument("--clips", type=int, default=DEFAULTS["clips"], help="clips per segment (config clips)")
+        command.add_argument("--min-confidence", type=float, default=DEFAULTS["minConfidence"], help="config minConfidence")
+        command.add_argument("--watch", nargs="*", default=DEFAULTS["watchActivities"], metavar="LABEL",
+                             help="labels to alert on (config watchActivities)")
+        command.add_argument("--alert-threshold", type=float, default=DEFAULTS["alertThreshold"], help="config alertThreshold")
 
     demo = commands.add_parser("demo", help="the whole pipeline on the sample video, then stop")
     demo.add_argument("video", nargs="?", default="videos/bikes.mp4", help="video to stream (default videos/bikes.mp4)")

@@ -23,12 +23,14 @@ from typing import Any, Callable
 
 import boto3
 import pulumi
+from moto.core import DEFAULT_ACCOUNT_ID
 
 from devstack import api_params
 from infra.program_runner import run_program
 from infra.settings import ROOT
 
-ACCOUNT = "123456789012"
+#: The account moto answers for (its default): ARNs of resources moto does not create carry it too.
+ACCOUNT = DEFAULT_ACCOUNT_ID
 
 #: Created in moto with the requests devstack.api_params derives from the inputs (no local behaviour).
 CREATED_FROM_API_PARAMS = {

@@ -64,12 +64,19 @@ def main(argv):
     replies = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # print() and logging in the function go to the log, not to the protocol
     sys.stdout = sys.stderr
-    handler = None
+    # Init, as Lambda's runtime does before the first event: import the handler's module.
+    handler, init_error = None, None
+    try:
+        handler = load(handler_name)
+    except InitError as error:
+        init_error = error
+    except Exception as error:  # an error at import time: reported with each invocation
+        init_error = InitError(error, type(error).__name__, str(error))
     for line in sys.stdin:
         request = json.loads(line)
         try:
-            if handler is None:
-                handler = load(handler_name)
+            if init_error is not None:
+                raise init_error
             reply = {"result": handler(request["event"], Context(request["context"]))}
             reply = json.loads(json.dumps(reply))  # what the function returns must be JSON
         except InitError as error:

@@ -130,6 +130,13 @@ class Workers:
                 pass
         return target
 
+    def prewarm(self, code: FunctionCode, archive: bytes, endpoint_url: str) -> None:
+        """Start one instance ahead of the first invocation (its init runs now, not within a task's timeout)."""
+        instance = Instance(code, self._code_dir(code, archive), endpoint_url)
+        with self.lock:
+            self.all.append(instance)
+            self.idle.setdefault(code.key, []).append(instance)
+
     def invoke(self, code: FunctionCode, archive: bytes, event: Any, endpoint_url: str) -> dict[str, Any]:
         """Run one invocation; returns ``{"result": ...}`` or ``{"error": {...}}`` (Lambda's error payload)."""
         with self.lock:

@@ -9,6 +9,7 @@ ListExecutions or GetExecutionHistory; see ``devstack.executions``).
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import time
 from typing import Any
@@ -21,37 +22,33 @@ from devstack import executions as executions_log
 from devstack.stack import LOCAL_CREDENTIALS
 
 
-def clients(info: dict[str, Any]):
-    """boto3 clients for the stack ``info`` describes.
+def clients(info: dict[str, Any]) -> dict[str, Any]:
+    """boto3 clients for the stack ``info`` describes, created once per region and endpoint (not on every poll).
 
     The local stack (``endpoint_url`` set) is reached with its own dummy
     credentials, whatever the shell holds; a deployment (``--aws``) with the
     user's usual AWS credentials and region.
     """
-    kwargs = {"region_name": info["region"]}
-    if info.get("endpoint_url"):
-        kwargs.update(endpoint_url=info["endpoint_url"], **LOCAL_CREDENTIALS)
+    return _clients(info["region"], info.get("endpoint_url"))
+
+
+@functools.lru_cache(maxsize=16)
+def _clients(region: str, endpoint_url: str | None) -> dict[str, Any]:
+    kwargs = {"region_name": region}
+    if endpoint_url:
+        kwargs.update(endpoint_url=endpoint_url, **LOCAL_CREDENTIALS)
     return {name: boto3.client(name, **kwargs) for name in ("s3", "dynamodb", "sqs", "stepfunctions", "logs")}
 
 
 def timeline(info: dict[str, Any], stream_id: str) -> list[dict[str, Any]]:
     """Every record of a stream, in segment order (one Query on the partition key)."""
-    dynamodb = clients(info)["dynamodb"]
-    items, start = [], None
-    while True:
-        kwargs = {
-            "TableName": info["table_name"],
-            "KeyConditionExpression": "#pk = :stream",
-            "ExpressionAttributeNames": {"#pk": records.PARTITION_KEY},
-            "ExpressionAttributeValues": {":stream": {"S": stream_id}},
-        }
-        if start:
-            kwargs["ExclusiveStartKey"] = start
-        page = dynamodb.query(**kwargs)
-        items.extend(records.decode_item(item) for item in page["Items"])
-        start = page.get("LastEvaluatedKey")
-        if not start:
-            return items
+    pages = clients(info)["dynamodb"].get_paginator("query").paginate(
+        TableName=info["table_name"],
+        KeyConditionExpression="#pk = :stream",
+        ExpressionAttributeNames={"#pk": records.PARTITION_KEY},
+        ExpressionAttributeValues={":stream": {"S": stream_id}},
+    )
+    return [records.decode_item(item) for page in pages for item in page["Items"]]
 
 
 def stream_counts(info: dict[str, Any]) -> dict[str, int]:

@@ -258,13 +258,13 @@ class LocalStack:
         """
         if not bus_name:
             return None
-        from contracts.episodes import EVENT_SOURCE
+        from contracts.events import SOURCE
 
         sqs = boto3.client("sqs", endpoint_url=endpoint_url, region_name=REGION, **LOCAL_CREDENTIALS)
         events = boto3.client("events", endpoint_url=endpoint_url, region_name=REGION, **LOCAL_CREDENTIALS)
         url = sqs.create_queue(QueueName="devstack-alerts")["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        events.put_rule(Name="devstack-alerts", EventBusName=bus_name, EventPattern=json.dumps({"source": [EVENT_SOURCE]}))
+        events.put_rule(Name="devstack-alerts", EventBusName=bus_name, EventPattern=json.dumps({"source": [SOURCE]}))
         events.put_targets(Rule="devstack-alerts", EventBusName=bus_name, Targets=[{"Id": "local-queue", "Arn": arn}])
         return url
 

@@ -23,6 +23,7 @@ from typing import Callable, Iterable
 import cv2
 from tqdm import tqdm
 
+from contracts.segments import stream_folder
 from devstack.errors import DevstackError
 from videos.samples import hls_command
 
@@ -83,7 +84,7 @@ def stream_video(
 ) -> Uploaded:
     """Cut ``video`` with ffmpeg's HLS muxer and upload each segment as soon as it is complete."""
     uploaded = Uploaded()
-    base = f"{stream_prefix.strip('/')}/{stream_id}"
+    base = stream_folder(stream_prefix, stream_id).rstrip("/")
     with tempfile.TemporaryDirectory(prefix="hls-") as workdir:
         command = hls_command(
             video, workdir, name=SEGMENT_NAME, segment_seconds=segment_seconds, loops=loops, realtime=realtime
@@ -207,7 +208,7 @@ def cut_and_upload(
                 continue
             stream_id = ids[video]
             for path in paths:
-                key = f"{stream_prefix.strip('/')}/{stream_id}/{os.path.basename(path)}"
+                key = stream_folder(stream_prefix, stream_id) + os.path.basename(path)
                 plan.append((path, key))
                 result.streams.setdefault(stream_id, []).append(key)
         bar = tqdm(total=len(plan), unit="segment", desc="backfill", disable=not progress)

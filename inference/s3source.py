@@ -6,12 +6,12 @@
 import os
 import shutil
 import tempfile
-from typing import Optional, Sequence, Tuple
-from urllib.parse import unquote
+from typing import Dict, Optional, Sequence, Tuple
 
 import boto3
 from botocore.exceptions import ClientError
 
+from contracts.s3keys import is_not_found, is_replaced, key_candidates, read_condition
 from inference import errors
 
 
@@ -24,8 +24,12 @@ def parse_s3_uri(uri: str) -> Tuple[str, str]:
     return bucket, key
 
 
+def _replaced(uri: str) -> errors.InferenceError:
+    return errors.InferenceError(errors.OBJECT_REPLACED, "{} was overwritten after it was validated".format(uri), 409)
+
+
 class S3Source:
-    def __init__(self, allowed_buckets: Sequence[str] = (), max_bytes: int = 64 * 1024 * 1024, client=None):
+    def __init__(self, allowed_buckets: Sequence[str], max_bytes: int, client=None):
         self.allowed_buckets = tuple(b for b in allowed_buckets if b)
         self.max_bytes = max_bytes
         self._client = client
@@ -44,6 +48,18 @@ class S3Source:
                 403,
             )
 
+    def _head(self, bucket: str, key: str, uri: str, condition: Dict[str, str]) -> Tuple[str, dict]:
+        """The key that exists (as given, or form-decoded: ``contracts.s3keys``) and its HEAD."""
+        for candidate in key_candidates(key):
+            try:
+                return candidate, self.client.head_object(Bucket=bucket, Key=candidate, **condition)
+            except ClientError as error:
+                if is_replaced(error):
+                    raise _replaced(uri)
+                if not is_not_found(error):
+                    raise
+        raise errors.InferenceError(errors.OBJECT_NOT_FOUND, "{} does not exist".format(uri), 404)
+
     def download(
         self, uri: str, directory: Optional[str] = None, version_id: Optional[str] = None, etag: Optional[str] = None
     ) -> Tuple[str, int]:
@@ -55,22 +71,8 @@ class S3Source:
         """
         bucket, key = parse_s3_uri(uri)
         self.check_allowed(bucket)
-        condition = {"VersionId": version_id} if version_id else ({"IfMatch": '"{}"'.format(etag.strip('"'))} if etag else {})
-        try:
-            head = self.client.head_object(Bucket=bucket, Key=key, **condition)
-        except ClientError as error:
-            code = error.response["Error"]["Code"]
-            if code in ("412", "PreconditionFailed"):
-                raise errors.InferenceError(
-                    errors.OBJECT_REPLACED, "{} was overwritten after it was validated".format(uri), 409
-                )
-            if code in ("404", "NoSuchKey", "NotFound", "NoSuchVersion"):
-                # A URL-encoded key (from an S3 notification) names the same object decoded.
-                decoded = unquote(key)
-                if decoded != key:
-                    return self.download("s3://{}/{}".format(bucket, decoded), directory, version_id, etag)
-                raise errors.InferenceError(errors.OBJECT_NOT_FOUND, "{} does not exist".format(uri), 404)
-            raise
+        condition = read_condition(version_id, etag)
+        key, head = self._head(bucket, key, uri, condition)
         size = int(head["ContentLength"])
         if size > self.max_bytes:
             raise errors.InferenceError(
@@ -93,10 +95,8 @@ class S3Source:
                 self.client.download_file(bucket, key, path)
         except ClientError as error:
             os.unlink(path)
-            if error.response["Error"]["Code"] in ("412", "PreconditionFailed"):
-                raise errors.InferenceError(
-                    errors.OBJECT_REPLACED, "{} was overwritten after it was validated".format(uri), 409
-                )
+            if is_replaced(error):
+                raise _replaced(uri)
             raise
         except Exception:
             os.unlink(path)

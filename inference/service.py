@@ -1,6 +1,7 @@
 """One request to one response: the logic both serving contracts share.
 
-Request (JSON): ``{"s3_uri": "s3://bucket/key.ts", "top_k": 5, "clips": 1, "min_confidence": 0.0}``.
+Request and response: ``contracts.endpoint`` (``EndpointRequest``, ``EndpointResponse``);
+limits: the endpoint's environment (``contracts.environment.EndpointEnvironment``).
 ``clips`` = 1 scores the segment's centre clip (GluonCV's test-time sampling);
 ``clips`` = K scores K clips spread evenly over the segment and averages them,
 which also gives a timeline inside the segment.
@@ -12,10 +13,19 @@ import math
 import os
 import threading
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
+from contracts.endpoint import (
+    CLIPS_RANGE,
+    MIN_CONFIDENCE_RANGE,
+    NO_CONFIDENT_ACTIVITY,
+    TOP_K_LOW,
+    EndpointRequest,
+    EndpointResponse,
+)
+from contracts.environment import EndpointEnvironment
 from inference import errors
 from inference.clips import ClipReader
 from inference.predictor import Predictor
@@ -24,20 +34,19 @@ from inference.sampling import short_video_note
 
 LOG = logging.getLogger(__name__)
 
-NO_CONFIDENT_ACTIVITY = "no_confident_activity"
-MAX_CLIPS = 10
 JSON = "application/json"
+_DEFAULTS = EndpointRequest(s3_uri="")
 
 
 class Limits:
-    """Bounds on what a request may make the endpoint do, from the environment."""
+    """Bounds on what a request may make the endpoint do: the endpoint's environment (no defaults)."""
 
-    def __init__(self, env=None):
-        env = os.environ if env is None else env
-        self.max_bytes = int(env.get("MAX_SEGMENT_BYTES", str(64 * 1024 * 1024)))
-        self.max_duration_s = float(env.get("MAX_SEGMENT_SECONDS", "30"))
-        self.max_pixels = int(env.get("MAX_FRAME_PIXELS", str(1920 * 1088)))
-        self.allowed_buckets = [b.strip() for b in env.get("ALLOWED_BUCKETS", "").split(",") if b.strip()]
+    def __init__(self, env: Optional[Mapping[str, str]] = None):
+        environment = EndpointEnvironment.from_environ(env)
+        self.max_bytes = environment.max_segment_bytes
+        self.max_duration_s = environment.max_segment_seconds
+        self.max_pixels = environment.max_frame_pixels
+        self.allowed_buckets = list(environment.allowed_buckets)
 
 
 def _option(request: Dict[str, Any], name: str, kind, default, low, high):
@@ -94,9 +103,9 @@ class InferenceService:
         if not isinstance(request, dict):
             raise errors.InferenceError(errors.INVALID_REQUEST, "the request body must be a JSON object")
         uri = request.get("s3_uri")
-        top_k = _option(request, "top_k", int, 5, 1, len(self.predictor.classes))
-        num_clips = _option(request, "clips", int, 1, 1, MAX_CLIPS)
-        min_confidence = _option(request, "min_confidence", float, 0.0, 0.0, 1.0)
+        top_k = _option(request, "top_k", int, _DEFAULTS.top_k, TOP_K_LOW, len(self.predictor.classes))
+        num_clips = _option(request, "clips", int, _DEFAULTS.clips, *CLIPS_RANGE)
+        min_confidence = _option(request, "min_confidence", float, _DEFAULTS.min_confidence, *MIN_CONFIDENCE_RANGE)
         # Exactly the bytes the workflow validated: this version, or this ETag (IfMatch).
         version_id, etag = _text_option(request, "version_id"), _text_option(request, "etag")
         started = time.perf_counter()
@@ -158,35 +167,32 @@ class InferenceService:
         ranked = self.predictor.top_k(mean, top_k)
         confident = ranked[0]["probability"] >= min_confidence
         finished = time.perf_counter()
-        response = {
-            "s3_uri": uri,
-            "label": ranked[0]["label"] if confident else NO_CONFIDENT_ACTIVITY,
-            "probability": ranked[0]["probability"],
-            "confident": confident,
-            "min_confidence": min_confidence,
-            "top_k": ranked,
-            "clips": per_clip,
-            "frames": {
+        return EndpointResponse(
+            s3_uri=uri,
+            label=ranked[0]["label"] if confident else NO_CONFIDENT_ACTIVITY,
+            probability=ranked[0]["probability"],
+            confident=confident,
+            min_confidence=min_confidence,
+            top_k=ranked,
+            clips=per_clip,
+            frames={
                 "indices": [clip for clip in clips],
                 "timestamps_s": [[round(i / facts.fps, 3) for i in clip] for clip in clips],
                 "sampling": "center" if num_clips == 1 else "clips={}".format(num_clips),
                 "clip_length": self.clip_length,
                 "frame_step": self.frame_step,
             },
-            "segment": dict(facts.to_dict(), frame_count=frame_count, bytes=size),
-            "model": self.predictor.identity,
-            "timings_ms": {
+            video=dict(facts.to_dict(), frame_count=frame_count, bytes=size),
+            model=self.predictor.identity,
+            timings_ms={
                 "download": round((downloaded - started) * 1000, 1),
                 "decode": round((decoded - downloaded) * 1000, 1),
                 "forward": round(forward_s * 1000, 1),
                 "total": round((finished - started) * 1000, 1),
             },
-        }
-        if note:
-            response["note"] = note
-        if self.predictor.identity["random_weights"]:
-            response["warning"] = "random weights: labels are meaningless"
-        return response
+            note=note or None,
+            warning="random weights: labels are meaningless" if self.predictor.identity["random_weights"] else None,
+        ).to_dict()
 
 
 def _text_option(request: Dict[str, Any], name: str) -> Optional[str]:

@@ -14,21 +14,21 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from contracts import episodes as ep
+from contracts import events
 from infra import policies
 from infra.topics import encrypted_topic
-from state_machine.definition import ALERT_DETAIL_TYPE, ALERT_SOURCE
 
 #: detail-type -> (input paths, template). A template in quotes makes EventBridge send plain text.
+#: One per detail type of ``contracts.events.DETAIL_TYPES`` (a test checks).
 SENTENCES: dict[str, tuple[dict[str, str], str]] = {
-    ep.ACTIVITY_STARTED: (
+    events.ACTIVITY_STARTED: (
         {"label": "$.detail.label", "stream": "$.detail.stream_id", "time": "$.detail.start_time",
          "at": "$.detail.start_seconds", "peak": "$.detail.peak_probability", "snapshot": "$.detail.snapshot_uri",
          "episode": "$.detail.episode_id"},
         '"<label> started on camera <stream> at <time> (<at> s into the stream, probability <peak>). '
         'Snapshot: <snapshot>. Episode <episode>."',
     ),
-    ep.ACTIVITY_ENDED: (
+    events.ACTIVITY_ENDED: (
         {"label": "$.detail.label", "stream": "$.detail.stream_id", "start": "$.detail.start_time",
          "end": "$.detail.end_time", "from": "$.detail.start_seconds", "to": "$.detail.end_seconds",
          "peak": "$.detail.peak_probability", "reason": "$.detail.close_reason", "clip": "$.detail.clip_uri",
@@ -36,15 +36,15 @@ SENTENCES: dict[str, tuple[dict[str, str], str]] = {
         '"<label> on camera <stream> ended (<reason>): it lasted from <start> to <end> (<from> s to <to> s into '
         'the stream), peak probability <peak>. Clip: <clip>. Episode <episode>."',
     ),
-    ep.STREAM_STALLED: (
+    events.STREAM_STALLED: (
         {"stream": "$.detail.stream_id", "at": "$.detail.at_seconds", "time": "$.time"},
         '"Camera <stream> stopped sending video: no segment since <at> s into the stream (noticed at <time>)."',
     ),
-    ep.STREAM_RESUMED: (
+    events.STREAM_RESUMED: (
         {"stream": "$.detail.stream_id", "at": "$.detail.at_seconds", "time": "$.time"},
         '"Camera <stream> is sending video again from <at> s into the stream (noticed at <time>)."',
     ),
-    ALERT_DETAIL_TYPE: (
+    events.ACTIVITY_DETECTED.detail_type: (
         {"label": "$.detail.label", "stream": "$.detail.stream_id", "at": "$.detail.start_seconds",
          "probability": "$.detail.probability", "segment": "$.detail.s3_uri"},
         '"<label> seen on camera <stream> in the segment starting <at> s into the stream '
@@ -93,14 +93,14 @@ class Alerts(pulumi.ComponentResource):
             aws.sns.TopicSubscription(f"{name}-email", topic=self.topic.arn, protocol="email", endpoint=args.email, opts=child)
             rules = []
             for detail_type, (paths, template) in SENTENCES.items():
-                if detail_type == ALERT_DETAIL_TYPE and not args.segment_alerts:
+                if detail_type == events.ACTIVITY_DETECTED.detail_type and not args.segment_alerts:
                     continue
                 slug = re.sub(r"(?<!^)([A-Z])", r"-\1", detail_type).lower()
                 rule = aws.cloudwatch.EventRule(
                     f"{name}-{slug}",
                     name=f"{args.bus_name}-{slug}",
                     event_bus_name=self.bus.name,
-                    event_pattern=json.dumps({"source": [ALERT_SOURCE], "detail-type": [detail_type]}),
+                    event_pattern=json.dumps(events.pattern(detail_type)),
                     opts=child,
                 )
                 aws.cloudwatch.EventTarget(

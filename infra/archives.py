@@ -39,7 +39,7 @@ MODEL_FILES = (
 #: The module AWS's MXNet container loads (``SAGEMAKER_PROGRAM``), at the top of code/.
 ENTRY_MODULE = "sagemaker_entry.py"
 #: The shared contracts the endpoint imports (Python 3.8 code; the vermin test covers them).
-MODEL_CONTRACTS = ("__init__.py", "mpegts.py")
+MODEL_CONTRACTS = ("__init__.py", "mpegts.py", "endpoint.py", "environment.py", "s3keys.py")
 FIXED_MTIME = 315532800  # 1980-01-01, the earliest time a zip can hold
 
 
@@ -139,7 +139,7 @@ def build_model_archive(model_dir: str, out_dir: str | None = None) -> str:
     target = os.path.join(out_dir, f"model-{_fingerprint(entries)}.tar.gz")
     if os.path.exists(target):
         return target
-    partial = target + ".partial"
+    partial = f"{target}.{os.getpid()}.partial"  # concurrent builds (two test runs) never share one
     with open(partial, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=6) as zipped:
         with tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as tar:
             for path, name in entries:

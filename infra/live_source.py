@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from contracts.segments import stream_folder
 from infra import policies
 
 DESTINATION_ID = "livestream"
@@ -20,6 +21,8 @@ KEEP_SEGMENTS = 21  # as the seed: MediaLive keeps the latest 21 segments in the
 @dataclass
 class LiveSourceArgs:
     role_name: str
+    input_name: str
+    channel_name: str
     video_path: str
     artifacts_bucket: aws.s3.Bucket
     livestream_bucket: aws.s3.Bucket
@@ -33,7 +36,7 @@ class LiveSourceArgs:
 
 def hls_destination_url(bucket: str, stream_prefix: str, stream_id: str) -> str:
     """MediaLive appends the output's name modifier and ``_<8 digits>.ts`` to this base."""
-    return f"s3ssl://{bucket}/{stream_prefix.strip('/')}/{stream_id}/channel"
+    return f"s3ssl://{bucket}/{stream_folder(stream_prefix, stream_id)}channel"
 
 
 class LiveSource(pulumi.ComponentResource):
@@ -49,7 +52,7 @@ class LiveSource(pulumi.ComponentResource):
             opts=child,
         )
         stream_objects = pulumi.Output.concat(
-            args.livestream_bucket.arn, "/", args.stream_prefix.strip("/"), "/", args.stream_id, "/*"
+            args.livestream_bucket.arn, "/", stream_folder(args.stream_prefix, args.stream_id), "*"
         )
         media_live_logs = pulumi.Output.concat(
             "arn:", args.partition, ":logs:", args.region, ":", args.account_id, ":log-group:ElementalMediaLive:*"
@@ -76,7 +79,7 @@ class LiveSource(pulumi.ComponentResource):
         )
         self.input = aws.medialive.Input(
             f"{name}-input",
-            name=f"{args.role_name}-input",
+            name=args.input_name,
             type="MP4_FILE",
             sources=[{"url": pulumi.Output.concat("s3ssl://", self.video.bucket, "/", self.video.key)}],
             role_arn=self.role.arn,
@@ -84,7 +87,7 @@ class LiveSource(pulumi.ComponentResource):
         )
         self.channel = aws.medialive.Channel(
             f"{name}-channel",
-            name=f"{args.role_name}-channel",
+            name=args.channel_name,
             channel_class="SINGLE_PIPELINE",
             role_arn=self.role.arn,
             input_specification={"codec": "AVC", "input_resolution": "HD", "maximum_bitrate": "MAX_10_MBPS"},

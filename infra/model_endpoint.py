@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from contracts.segments import stream_folder
 from infra import policies
 
 #: AWS Deep Learning Containers registry account for the MXNet images, per region: every region
@@ -192,7 +193,7 @@ class ModelEndpoint(pulumi.ComponentResource):
                 policies.statement(
                     "ReadSegments",
                     ["s3:GetObject"],
-                    [pulumi.Output.concat(args.livestream_bucket.arn, "/", args.stream_prefix.strip("/"), "/*")],
+                    [pulumi.Output.concat(args.livestream_bucket.arn, "/", stream_folder(args.stream_prefix), "*")],
                 ),
                 # A missing segment must be a 404 (object_not_found), not a 403.
                 policies.list_under_prefix("ListSegments", args.livestream_bucket.arn, args.stream_prefix),

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from contracts.segments import stream_folder
+
 WILDCARD_RESOURCE_ACTIONS: dict[str, str] = {
     # X-Ray has no resource-level permissions for writing traces or reading sampling rules.
     "xray:PutTraceSegments": "X-Ray supports no resource-level permissions",
@@ -109,8 +111,8 @@ def list_under_prefix(sid: str, bucket_arn: Any, prefix: str) -> dict:
     "If you don't have the s3:ListBucket permission, Amazon S3 returns an HTTP status
     code 403"), so a reader could not tell a missing segment from a denial.
     """
-    prefix = prefix.strip("/")
-    return statement(sid, ["s3:ListBucket"], [bucket_arn], condition={"StringLike": {"s3:prefix": [f"{prefix}/*", prefix]}})
+    folder = stream_folder(prefix)
+    return statement(sid, ["s3:ListBucket"], [bucket_arn], condition={"StringLike": {"s3:prefix": [folder + "*", folder.rstrip("/")]}})
 
 
 def topic_key_policy(account_id: Any, partition: Any, service: str, source_arn: Any) -> dict:

@@ -23,14 +23,13 @@ class Results(pulumi.ComponentResource):
     def __init__(self, name: str, args: ResultsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("activity-detection:results:Results", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        key_types = records.key_attribute_types()
         self.table = aws.dynamodb.Table(
             f"{name}-detections",
             name=args.table_name,
             billing_mode="PAY_PER_REQUEST",
             hash_key=records.PARTITION_KEY,
             range_key=records.SORT_KEY,
-            attributes=[{"name": attribute, "type": kind} for attribute, kind in key_types.items()],
+            attributes=[{"name": key.name, "type": key.encoding} for key in records.KEY_ATTRIBUTES],
             point_in_time_recovery={"enabled": True},
             server_side_encryption={"enabled": True},
             ttl={"attribute_name": records.TTL_ATTRIBUTE, "enabled": True},

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+import typing
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
+
+from contracts.endpoint import CLIPS_RANGE
+from contracts.segments import stream_folder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROJECT = "activity-detection"
@@ -26,15 +30,18 @@ def _as_config_string(value: Any) -> str:
     return str(value)
 
 
-def stack_config(stack: str, root: str = ROOT, overrides: dict[str, Any] | None = None) -> dict[str, str]:
-    """``{"<project>:<key>": "<string value>"}`` as ``pulumi up`` on ``stack`` would see it."""
+def project_defaults(root: str = ROOT) -> dict[str, Any]:
+    """``Pulumi.yaml``'s config defaults, by key: the one place defaults are written."""
     with open(os.path.join(root, "Pulumi.yaml")) as handle:
         project = yaml.safe_load(handle)
-    name = project["name"]
-    merged: dict[str, str] = {}
-    for key, spec in (project.get("config") or {}).items():
-        if isinstance(spec, dict) and "default" in spec:
-            merged[f"{name}:{key}"] = _as_config_string(spec["default"])
+    return {key: spec["default"] for key, spec in (project.get("config") or {}).items()
+            if isinstance(spec, dict) and "default" in spec}
+
+
+def stack_config(stack: str, root: str = ROOT, overrides: dict[str, Any] | None = None) -> dict[str, str]:
+    """``{"<project>:<key>": "<string value>"}`` as ``pulumi up`` on ``stack`` would see it."""
+    name = PROJECT
+    merged: dict[str, str] = {f"{name}:{key}": _as_config_string(value) for key, value in project_defaults(root).items()}
     stack_file = os.path.join(root, f"Pulumi.{stack}.yaml")
     if os.path.exists(stack_file):
         with open(stack_file) as handle:
@@ -45,85 +52,92 @@ def stack_config(stack: str, root: str = ROOT, overrides: dict[str, Any] | None 
     return merged
 
 
+def config_key(field_name: str) -> str:
+    """The config key of a :class:`Settings` field: ``max_segment_bytes`` -> ``maxSegmentBytes``."""
+    first, *rest = field_name.split("_")
+    return first + "".join(part.capitalize() for part in rest)
+
+
 @dataclass(frozen=True)
 class Settings:
-    """The typed view of a stack's config that the components take."""
+    """The typed view of a stack's config that the components take.
 
-    stream_prefix: str = "live"
-    segment_seconds: int = 10
-    segment_retention_days: int = 7
-    result_ttl_days: int = 30
-    max_segment_bytes: int = 64 * 1024 * 1024
-    force_destroy_buckets: bool = False
-    live_source_enabled: bool = True
-    live_source_video: str = "videos/bikes.mp4"
-    stream_id: str = "medialive"
-    model_dir: str = "model/artifacts"
-    inference_image: str = ""
-    endpoint_instance_type: str = "ml.c5.xlarge"
-    endpoint_initial_count: int = 1
-    autoscaling_min_capacity: int = 1
-    autoscaling_max_capacity: int = 2
-    autoscaling_target_invocations: int = 60
-    endpoint_timeout_seconds: int = 40
-    clips: int = 1
-    min_confidence: float = 0.0
-    watch_activities: tuple[str, ...] = field(default_factory=tuple)
-    alert_threshold: float = 0.5
-    alert_email: str = ""
-    log_retention_days: int = 14
-    lambda_runtime: str = "python3.12"
-    powertools_layer_arn: str = ""
-    fast_retries: bool = False
-    # Defaults only in Pulumi.yaml (the callers pass the merged config).
-    endpoint_mode: str = field(kw_only=True)
-    serverless_memory_mb: int = field(kw_only=True)
-    serverless_max_concurrency: int = field(kw_only=True)
-    segment_alerts: bool = field(kw_only=True)
-    episode_threshold: float = field(kw_only=True)
-    episode_open_segments: int = field(kw_only=True)
-    episode_close_segments: int = field(kw_only=True)
-    episode_lateness_seconds: int = field(kw_only=True)
-    stall_segments: int = field(kw_only=True)
-    sweep_schedule: str = field(kw_only=True)
-    evidence_prefix: str = field(kw_only=True)
-    evidence_retention_days: int = field(kw_only=True)
-    evidence_preroll_seconds: int = field(kw_only=True)
-    evidence_postroll_seconds: int = field(kw_only=True)
-    evidence_max_clip_seconds: int = field(kw_only=True)
-    episodes_timeout_seconds: int = field(kw_only=True)
+    No defaults here: they live in ``Pulumi.yaml`` only (the CLI merges them, and
+    :func:`stack_config` does the same for tests and the local stack).
+    """
+
+    stream_prefix: str
+    segment_seconds: int
+    segment_retention_days: int
+    result_ttl_days: int
+    max_segment_bytes: int
+    max_frame_pixels: int
+    force_destroy_buckets: bool
+    live_source_enabled: bool
+    live_source_video: str
+    stream_id: str
+    model_dir: str
+    inference_image: str
+    endpoint_instance_type: str
+    endpoint_initial_count: int
+    autoscaling_min_capacity: int
+    autoscaling_max_capacity: int
+    autoscaling_target_invocations: int
+    endpoint_timeout_seconds: int
+    clips: int
+    min_confidence: float
+    watch_activities: tuple[str, ...]
+    alert_threshold: float
+    alert_email: str
+    log_retention_days: int
+    lambda_runtime: str
+    powertools_layer_arn: str
+    fast_retries: bool
+    endpoint_mode: str
+    serverless_memory_mb: int
+    serverless_max_concurrency: int
+    segment_alerts: bool
+    episode_threshold: float
+    episode_open_segments: int
+    episode_close_segments: int
+    episode_lateness_seconds: int
+    stall_segments: int
+    sweep_schedule: str
+    evidence_prefix: str
+    evidence_retention_days: int
+    evidence_preroll_seconds: int
+    evidence_postroll_seconds: int
+    evidence_max_clip_seconds: int
+    episodes_timeout_seconds: int
 
     @classmethod
     def from_config(cls, config) -> "Settings":
-        """Read every field from a ``pulumi.Config`` (camelCase keys), keeping defaults for absent ones."""
+        """Read every field from a ``pulumi.Config`` (camelCase keys), typed by the field's annotation.
+
+        A key missing from the config is an error naming it (``Pulumi.yaml`` has a default for each).
+        """
+        readers = {bool: config.require_bool, int: config.require_int, float: config.require_float, str: config.require}
         values: dict[str, Any] = {}
-        for name, field_ in cls.__dataclass_fields__.items():
-            key = "".join(part if i == 0 else part.capitalize() for i, part in enumerate(name.split("_")))
-            kind = field_.type
-            if kind == "bool":
-                value = config.get_bool(key)
-            elif kind == "int":
-                value = config.get_int(key)
-            elif kind == "float":
-                value = config.get_float(key)
-            elif kind.startswith("tuple"):
-                raw = config.get_object(key)
-                value = tuple(raw) if raw is not None else None
+        for name, kind in typing.get_type_hints(cls).items():
+            key = config_key(name)
+            if typing.get_origin(kind) is tuple:
+                values[name] = tuple(config.require_object(key))
+            elif kind in readers:
+                values[name] = readers[kind](key)
             else:
-                value = config.get(key)
-            if value is not None:
-                values[name] = value
+                raise TypeError(f"Settings.{name}: no config reader for {kind!r}")
         settings = cls(**values)
         settings.validate()
         return settings
 
     def validate(self) -> None:
-        if not self.stream_prefix.strip("/"):
+        if stream_folder(self.stream_prefix) == "/":
             raise ValueError("streamPrefix must not be empty: the rule and the Lambda match keys under it")
         if not 1 <= self.autoscaling_min_capacity <= self.autoscaling_max_capacity:
             raise ValueError("need 1 <= autoscalingMinCapacity <= autoscalingMaxCapacity")
-        if not 1 <= self.clips <= 10:
-            raise ValueError("clips must be between 1 and 10")
+        low, high = CLIPS_RANGE
+        if not low <= self.clips <= high:
+            raise ValueError(f"clips must be between {low} and {high}")
         from infra.model_endpoint import (
             INSTANCE_MODE, SERVERLESS_MAX_CONCURRENCY, SERVERLESS_MEMORY_MB, SERVERLESS_MODE, is_gpu_instance,
         )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from contracts.segments import stream_folder
 from infra import policies
 
 
@@ -44,7 +45,7 @@ class Storage(pulumi.ComponentResource):
                 {
                     "id": "expire-segments",
                     "status": "Enabled",
-                    "filter": {"prefix": args.stream_prefix.strip("/") + "/"},
+                    "filter": {"prefix": stream_folder(args.stream_prefix)},
                     "expiration": {"days": args.segment_retention_days},
                     "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
                 },

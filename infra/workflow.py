@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from contracts.segments import stream_folder
 from infra import archives, policies
 from state_machine.definition import WorkflowTargets, WorkflowTuning, build_definition
 from state_machine.permissions import required_permissions
@@ -25,7 +26,7 @@ def rule_event_pattern(bucket_name: str, stream_prefix: str) -> dict:
         "detail-type": ["Object Created"],
         "detail": {
             "bucket": {"name": [bucket_name]},
-            "object": {"key": [{"prefix": f"{stream_prefix.strip('/')}/"}]},
+            "object": {"key": [{"prefix": stream_folder(stream_prefix)}]},
         },
     }
 
@@ -96,7 +97,7 @@ class Workflow(pulumi.ComponentResource):
                 policies.statement(
                     "ReadSegments",
                     ["s3:GetObject"],
-                    [pulumi.Output.concat(args.livestream_bucket.arn, "/", args.stream_prefix.strip("/"), "/*")],
+                    [pulumi.Output.concat(args.livestream_bucket.arn, "/", stream_folder(args.stream_prefix), "*")],
                 ),
                 # A missing segment must be a 404 (OBJECT_MISSING), not a 403.
                 policies.list_under_prefix("ListSegments", args.livestream_bucket.arn, args.stream_prefix),

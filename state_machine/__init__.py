@@ -4,5 +4,4 @@ from state_machine.definition import (  # noqa: F401
     WorkflowTargets,
     WorkflowTuning,
     build_definition,
-    definition_json,
 )

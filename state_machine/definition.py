@@ -36,11 +36,11 @@ throttle path with each.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from contracts import dead_letters, records
+from contracts import dead_letters, events, records, workflow
+from contracts.endpoint import EndpointRequest
 from contracts.invoke_endpoint import BUSY_CAUSE_PATTERN
 from contracts.segments import PLAYLIST_SUFFIXES, Segment
 
@@ -72,24 +72,25 @@ ENDPOINT_MODEL_ERROR = "SageMakerRuntime.ModelErrorException"
 #: An Express workflow is stopped after five minutes.
 EXPRESS_LIMIT_SECONDS = 300
 
-STATE_IS_PLAYLIST = "IsPlaylist"
-STATE_PLAYLIST = "PlaylistIgnored"
-STATE_VALIDATE = "ValidateSegment"
-STATE_BUILD_REQUEST = "BuildRequest"
-STATE_DETECT = "DetectActivity"
-STATE_INIT_BUSY = "StartBusyCount"
-STATE_IS_BUSY = "IsEndpointBusy"
-STATE_COUNT_BUSY = "CountBusyRetry"
-STATE_WAIT_BUSY = "WaitWhileBusy"
-STATE_RECORD = "RecordDetection"
-STATE_EPISODES = "UpdateEpisodes"
-STATE_AFTER_EPISODES = "WasAlreadyRecorded"
-STATE_WATCHED = "IsWatchedActivity"
-STATE_ALERT = "PublishAlert"
-STATE_RECORDED = "Recorded"
-STATE_DUPLICATE = "AlreadyRecorded"
-STATE_SEND_DLQ = "SendToDeadLetterQueue"
-STATE_FAILED = "SegmentFailed"
+# The state names are defined once in contracts.workflow; these names are for readability here.
+STATE_IS_PLAYLIST = workflow.IS_PLAYLIST
+STATE_PLAYLIST = workflow.PLAYLIST
+STATE_VALIDATE = workflow.VALIDATE
+STATE_BUILD_REQUEST = workflow.BUILD_REQUEST
+STATE_DETECT = workflow.DETECT
+STATE_INIT_BUSY = workflow.INIT_BUSY
+STATE_IS_BUSY = workflow.IS_BUSY
+STATE_COUNT_BUSY = workflow.COUNT_BUSY
+STATE_WAIT_BUSY = workflow.WAIT_BUSY
+STATE_RECORD = workflow.RECORD
+STATE_EPISODES = workflow.EPISODES
+STATE_AFTER_EPISODES = workflow.AFTER_EPISODES
+STATE_WATCHED = workflow.WATCHED
+STATE_ALERT = workflow.ALERT
+STATE_RECORDED = workflow.RECORDED
+STATE_DUPLICATE = workflow.DUPLICATE
+STATE_SEND_DLQ = workflow.SEND_DEAD_LETTER
+STATE_FAILED = workflow.FAILED
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,7 @@ class WorkflowTuning:
     #: UpdateEpisodes: no retry on its own timeout (the sweep folds what a failed run left).
     episodes_timeout_seconds: int = 10
     episodes_retry: Retry = Retry(interval_seconds=1, max_attempts=0)
+    alert_retry: Retry = Retry(interval_seconds=1, max_attempts=3)
     top_k: int = 5
     clips: int = 1
     min_confidence: float = 0.0
@@ -183,7 +185,7 @@ class WorkflowTuning:
             self.episodes_timeout_seconds + self.episodes_retry.max_attempts * quick
             + self.episodes_retry.worst_case_wait_seconds()
         )
-        alert = sqs  # PublishAlert (opt-in) has the dead-letter step's retrier
+        alert = (1 + self.alert_retry.max_attempts) * quick + self.alert_retry.worst_case_wait_seconds()
         # The dead-letter step follows a failure; UpdateEpisodes and PublishAlert follow a success:
         # an execution takes one of the two tails, never both.
         return lambda_ + endpoint + dynamodb + max(sqs, episodes + alert)
@@ -217,6 +219,7 @@ class WorkflowTuning:
             dynamodb_retry=fast(self.dynamodb_retry),
             dead_letter_retry=fast(self.dead_letter_retry),
             episodes_retry=fast(self.episodes_retry),
+            alert_retry=fast(self.alert_retry),
         )
 
 
@@ -246,7 +249,7 @@ def integration(partition: str, path: str) -> str:
 
 
 def _catch_to_dead_letter(state: str) -> list[dict[str, Any]]:
-    return [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": f"{state}Failed"}]
+    return [{"ErrorEquals": ["States.ALL"], "ResultPath": workflow.FAILURE_PATH, "Next": workflow.failed_state(state)}]
 
 
 def _dead_letter_pass(state: str) -> dict[str, Any]:
@@ -254,7 +257,7 @@ def _dead_letter_pass(state: str) -> dict[str, Any]:
         "Type": "Pass",
         "Comment": f"Assemble the dead-letter message for a failure in {state}.",
         "Parameters": dead_letters.message_parameters(state),
-        "ResultPath": dead_letters.MESSAGE_PATH,
+        "ResultPath": workflow.DEAD_LETTER_PATH,
         "Next": STATE_SEND_DLQ,
     }
 
@@ -293,7 +296,7 @@ def build_definition(targets: WorkflowTargets, tuning: WorkflowTuning = Workflow
         "Parameters": {"FunctionName": targets.validate_function_arn, "Payload.$": "$"},
         "TimeoutSeconds": tuning.lambda_timeout_seconds,
         "ResultSelector": _segment_selector(),
-        "ResultPath": records.SEGMENT_PATH,
+        "ResultPath": workflow.SEGMENT_PATH,
         "Retry": [tuning.lambda_retry.to_asl(LAMBDA_TRANSIENT_ERRORS)],
         "Catch": _catch_to_dead_letter(STATE_VALIDATE),
         "Next": STATE_BUILD_REQUEST,
@@ -301,23 +304,18 @@ def build_definition(targets: WorkflowTargets, tuning: WorkflowTuning = Workflow
     states[STATE_BUILD_REQUEST] = {
         "Type": "Pass",
         "Comment": "The endpoint's JSON request.",
-        "Parameters": {
-            "s3_uri.$": f"{records.SEGMENT_PATH}.s3_uri",
-            # Exactly the validated bytes: this version, or (unversioned bucket) this ETag.
-            "version_id.$": f"{records.SEGMENT_PATH}.version_id",
-            "etag.$": f"{records.SEGMENT_PATH}.etag",
-            "top_k": tuning.top_k,
-            "clips": tuning.clips,
-            "min_confidence": tuning.min_confidence,
-        },
-        "ResultPath": "$.request",
+        "Parameters": EndpointRequest.asl_parameters(
+            workflow.segment("s3_uri"), workflow.segment("version_id"), workflow.segment("etag"),
+            top_k=tuning.top_k, clips=tuning.clips, min_confidence=tuning.min_confidence,
+        ),
+        "ResultPath": workflow.REQUEST_PATH,
         "Next": STATE_INIT_BUSY,
     }
     states[STATE_INIT_BUSY] = {
         "Type": "Pass",
         "Comment": "No busy answer from the endpoint yet.",
         "Result": {"attempt": 0},
-        "ResultPath": "$.busy",
+        "ResultPath": workflow.BUSY_PATH,
         "Next": STATE_DETECT,
     }
     states[STATE_DETECT] = {
@@ -328,11 +326,11 @@ def build_definition(targets: WorkflowTargets, tuning: WorkflowTuning = Workflow
             "EndpointName": targets.endpoint_name,
             "ContentType": "application/json",
             "Accept": "application/json",
-            "Body.$": "States.JsonToString($.request)",
+            "Body.$": f"States.JsonToString({workflow.REQUEST_PATH})",
         },
         "TimeoutSeconds": tuning.endpoint_timeout_seconds,
-        "ResultSelector": {"result.$": "States.StringToJson($.Body)"},
-        "ResultPath": "$.inference",
+        "ResultSelector": {f"{workflow.RESULT_KEY}.$": "States.StringToJson($.Body)"},
+        "ResultPath": workflow.INFERENCE_PATH,
         "Retry": [
             tuning.endpoint_throttling.to_asl(ENDPOINT_THROTTLING_ERRORS),
             tuning.endpoint_unmodelled.to_asl(ENDPOINT_UNMODELLED_ERRORS),
@@ -340,7 +338,7 @@ def build_definition(targets: WorkflowTargets, tuning: WorkflowTuning = Workflow
             *([tuning.endpoint_timeout_retry.to_asl(["States.Timeout"])] if tuning.endpoint_timeout_retry.max_attempts else []),
         ],
         "Catch": [
-            {"ErrorEquals": [ENDPOINT_MODEL_ERROR], "ResultPath": "$.failure", "Next": STATE_IS_BUSY},
+            {"ErrorEquals": [ENDPOINT_MODEL_ERROR], "ResultPath": workflow.FAILURE_PATH, "Next": STATE_IS_BUSY},
             *_catch_to_dead_letter(STATE_DETECT),
         ],
         "Next": STATE_RECORD,
@@ -359,7 +357,7 @@ def build_definition(targets: WorkflowTargets, tuning: WorkflowTuning = Workflow
         "Catch": [
             {
                 "ErrorEquals": [DUPLICATE_ERROR],
-                "ResultPath": "$.duplicate",
+                "ResultPath": workflow.DUPLICATE_PATH,
                 "Next": STATE_EPISODES if targets.episodes_function_arn else STATE_DUPLICATE,
             },
             *_catch_to_dead_letter(STATE_RECORD),
@@ -372,15 +370,15 @@ def build_definition(targets: WorkflowTargets, tuning: WorkflowTuning = Workflow
         states.update(_alert_states(targets, tuning))
     states[STATE_RECORDED] = {"Type": "Succeed", "Comment": "One item written for this segment."}
     states[STATE_DUPLICATE] = {"Type": "Succeed", "Comment": "This object version was already recorded."}
-    for failing in (STATE_VALIDATE, STATE_DETECT, STATE_RECORD):
-        states[f"{failing}Failed"] = _dead_letter_pass(failing)
+    for failing in workflow.FAILING_STATES:
+        states[workflow.failed_state(failing)] = _dead_letter_pass(failing)
     states[STATE_SEND_DLQ] = {
         "Type": "Task",
         "Comment": "Keep the failed segment's event and its reason in the dead-letter queue.",
         "Resource": integration(targets.partition, "sqs:sendMessage"),
         "Parameters": {
             "QueueUrl": targets.dead_letter_queue_url,
-            "MessageBody.$": f"States.JsonToString({dead_letters.MESSAGE_PATH})",
+            "MessageBody.$": f"States.JsonToString({workflow.DEAD_LETTER_PATH})",
         },
         "ResultPath": None,
         "Retry": [tuning.dead_letter_retry.to_asl(["States.ALL"])],
@@ -388,7 +386,7 @@ def build_definition(targets: WorkflowTargets, tuning: WorkflowTuning = Workflow
     }
     states[STATE_FAILED] = {
         "Type": "Fail",
-        "Error": "SegmentFailed",
+        "Error": workflow.FAILED,
         "Cause": "The segment was not recorded; its event and reason are in the dead-letter queue.",
     }
     return {
@@ -416,31 +414,31 @@ def _busy_states(tuning: WorkflowTuning) -> dict[str, Any]:
             "Choices": [
                 {
                     "And": [
-                        {"Variable": "$.failure.Cause", "StringMatches": BUSY_CAUSE_PATTERN},
-                        {"Variable": "$.busy.attempt", "NumericLessThan": len(waits)},
+                        {"Variable": f"{workflow.FAILURE_PATH}.Cause", "StringMatches": BUSY_CAUSE_PATTERN},
+                        {"Variable": f"{workflow.BUSY_PATH}.attempt", "NumericLessThan": len(waits)},
                     ],
                     "Next": STATE_COUNT_BUSY,
                 }
             ],
-            "Default": f"{STATE_DETECT}Failed",
+            "Default": workflow.failed_state(STATE_DETECT),
         },
         STATE_COUNT_BUSY: {
             "Type": "Pass",
             "Comment": "Count the busy answer and draw the wait: the attempt's wait, its last quarter at random.",
             "Parameters": {
-                "attempt.$": "States.MathAdd($.busy.attempt, 1)",
+                "attempt.$": f"States.MathAdd({workflow.BUSY_PATH}.attempt, 1)",
                 "wait_seconds.$": (
-                    f"States.MathRandom(States.ArrayGetItem(States.Array({certain}), $.busy.attempt), "
-                    f"States.ArrayGetItem(States.Array({fulls}), $.busy.attempt))"
+                    f"States.MathRandom(States.ArrayGetItem(States.Array({certain}), {workflow.BUSY_PATH}.attempt), "
+                    f"States.ArrayGetItem(States.Array({fulls}), {workflow.BUSY_PATH}.attempt))"
                 ),
             },
-            "ResultPath": "$.busy",
+            "ResultPath": workflow.BUSY_PATH,
             "Next": STATE_WAIT_BUSY,
         },
         STATE_WAIT_BUSY: {
             "Type": "Wait",
             "Comment": "Let the endpoint work through its queue.",
-            "SecondsPath": "$.busy.wait_seconds",
+            "SecondsPath": f"{workflow.BUSY_PATH}.wait_seconds",
             "Next": STATE_DETECT,
         },
     }
@@ -454,24 +452,21 @@ def _episode_states(targets: WorkflowTargets, tuning: WorkflowTuning, after_reco
             "Resource": integration(targets.partition, "lambda:invoke"),
             "Parameters": {
                 "FunctionName": targets.episodes_function_arn,
-                "Payload": {
-                    "stream_id.$": f"{records.SEGMENT_PATH}.stream_id",
-                    "sequence.$": f"{records.SEGMENT_PATH}.sequence",
-                },
+                "Payload": {f"{name}.$": workflow.segment(name) for name in workflow.EPISODES_REQUEST},
             },
             "TimeoutSeconds": tuning.episodes_timeout_seconds,
-            "ResultSelector": {"late.$": "$.Payload.late", "changed.$": "$.Payload.changed", "events.$": "$.Payload.events"},
-            "ResultPath": "$.episodes",
+            "ResultSelector": {f"{name}.$": f"$.Payload.{name}" for name in workflow.EPISODES_RESULT},
+            "ResultPath": workflow.EPISODES_PATH,
             "Retry": [tuning.episodes_retry.to_asl(LAMBDA_TRANSIENT_ERRORS)],
             # The record is written and the scheduled sweep folds whatever this run did not:
             # a failure here must not dead-letter the segment.
-            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.episodes_error", "Next": STATE_AFTER_EPISODES}],
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": workflow.EPISODES_ERROR_PATH, "Next": STATE_AFTER_EPISODES}],
             "Next": STATE_AFTER_EPISODES,
         },
         STATE_AFTER_EPISODES: {
             "Type": "Choice",
             "Comment": "A repeated delivery ends as AlreadyRecorded, after the episodes were brought up to date.",
-            "Choices": [{"Variable": "$.duplicate", "IsPresent": True, "Next": STATE_DUPLICATE}],
+            "Choices": [{"Variable": workflow.DUPLICATE_PATH, "IsPresent": True, "Next": STATE_DUPLICATE}],
             "Default": after_record,
         },
     }
@@ -481,8 +476,8 @@ def _alert_states(targets: WorkflowTargets, tuning: WorkflowTuning) -> dict[str,
     watched = [
         {
             "And": [
-                {"Variable": "$.inference.result.label", "StringEquals": label},
-                {"Variable": "$.inference.result.probability", "NumericGreaterThanEquals": targets.alert_threshold},
+                {"Variable": workflow.result("label"), "StringEquals": label},
+                {"Variable": workflow.result("probability"), "NumericGreaterThanEquals": targets.alert_threshold},
             ]
         }
         for label in targets.watch_activities
@@ -498,36 +493,12 @@ def _alert_states(targets: WorkflowTargets, tuning: WorkflowTuning) -> dict[str,
             "Type": "Task",
             "Comment": "Tell subscribers a watched activity was seen (the record is already written).",
             "Resource": integration(targets.partition, "events:putEvents"),
-            "Parameters": {
-                "Entries": [
-                    {
-                        "EventBusName": targets.alert_bus_name,
-                        "Source": ALERT_SOURCE,
-                        "DetailType": ALERT_DETAIL_TYPE,
-                        "Detail": {
-                            "stream_id.$": f"{records.SEGMENT_PATH}.stream_id",
-                            "segment_seq.$": f"{records.SEGMENT_PATH}.sequence",
-                            "start_seconds.$": f"{records.SEGMENT_PATH}.start_seconds",
-                            "label.$": "$.inference.result.label",
-                            "probability.$": "$.inference.result.probability",
-                            "s3_uri.$": f"{records.SEGMENT_PATH}.s3_uri",
-                        },
-                    }
-                ]
-            },
+            "Parameters": {"Entries": [events.ACTIVITY_DETECTED.asl_entry(targets.alert_bus_name)]},
             "ResultPath": None,
-            "Retry": [tuning.dead_letter_retry.to_asl(["States.ALL"])],
+            "Retry": [tuning.alert_retry.to_asl(["States.ALL"])],
             # The record is written: a lost alert must not send the segment to the DLQ.
-            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.alert_error", "Next": STATE_RECORDED}],
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": workflow.ALERT_ERROR_PATH, "Next": STATE_RECORDED}],
             "Next": STATE_RECORDED,
         },
     }
 
-
-ALERT_SOURCE = "activity-detection"
-ALERT_DETAIL_TYPE = "ActivityDetected"
-
-
-def definition_json(targets: WorkflowTargets, tuning: WorkflowTuning = WorkflowTuning()) -> str:
-    """The definition as the JSON string the Step Functions API takes."""
-    return json.dumps(build_definition(targets, tuning), indent=2, sort_keys=False)

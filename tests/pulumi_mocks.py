@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
+from moto.core import DEFAULT_ACCOUNT_ID
 
-ACCOUNT = "123456789012"
+ACCOUNT = DEFAULT_ACCOUNT_ID  # the same account the local stack (moto) answers for
 REGION = "us-east-1"
 
 

@@ -24,7 +24,6 @@ from devstack.bridges._support import argument, is_installed, mark, require_moto
 from devstack.endpoints import ENDPOINTS
 
 TESTED_MOTO = ("5.2.5",)
-DEFAULT_ACCOUNT = "123456789012"
 
 
 def _error_reply(status: int, code: str, message: str, **extra) -> tuple[int, dict[str, str], str]:
@@ -72,7 +71,9 @@ def _model_archive(model_data_url: str) -> bytes:
     from moto.s3.models import s3_backends
 
     bucket, _, key = model_data_url[len("s3://"):].partition("/")
-    account = os.environ.get("MOTO_ACCOUNT_ID", DEFAULT_ACCOUNT)
+    from moto.core import DEFAULT_ACCOUNT_ID
+
+    account = os.environ.get("MOTO_ACCOUNT_ID", DEFAULT_ACCOUNT_ID)
     return s3_backends[account]["aws"].get_object(bucket, key).value
 
 

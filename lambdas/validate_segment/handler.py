@@ -2,19 +2,17 @@
 
 Input: the EventBridge ``Object Created`` event for one object in the
 livestream bucket. Output: the normalised :class:`contracts.segments.Segment`.
-A rejected object raises :class:`SegmentRejected`, which the state machine
-routes to the dead-letter queue with the reason code.
+A rejected object raises :class:`SegmentRejected`, reported under the name
+``SegmentRejected.<REASON>``; the state machine routes it to the dead-letter queue.
 
-Configuration (environment variables, set by the Pulumi program):
-``STREAM_PREFIX``, ``MAX_SEGMENT_BYTES``, ``SEGMENT_SECONDS``, ``RESULT_TTL_DAYS``.
+Configuration: :class:`contracts.environment.LambdaEnvironment`, read once at
+start (a missing variable stops the function with a message naming it).
 """
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
-from urllib.parse import unquote_plus
 
 import boto3
 from aws_lambda_powertools import Logger
@@ -22,6 +20,8 @@ from aws_lambda_powertools.utilities.parser import ValidationError, parse
 from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
 from botocore.exceptions import ClientError
 
+from contracts.environment import LambdaEnvironment
+from contracts.s3keys import is_not_found, is_replaced, key_candidates, read_condition
 from contracts.segments import RejectionReason, Segment, normalise_sequencer
 from lambdas.validate_segment.rules import (
     TS_HEADER_BYTES,
@@ -31,6 +31,7 @@ from lambdas.validate_segment.rules import (
     parse_key,
 )
 
+CONFIG = LambdaEnvironment.from_environ()
 logger = Logger(service="validate-segment")
 _s3 = None
 
@@ -43,36 +44,23 @@ def _client():
     return _s3
 
 
-def read_condition(version_id: str | None, etag: str | None) -> dict[str, str]:
-    """The GET/HEAD arguments that read exactly the uploaded bytes the event names.
-
-    A version id names them in a versioned bucket; without one, ``IfMatch`` on the
-    event's ETag reads the object only while it still holds those bytes.
-    """
-    if version_id and version_id != "null":
-        return {"VersionId": version_id}
-    return {"IfMatch": f'"{etag}"'} if etag else {}
-
-
 def _head(bucket: str, key: str, condition: dict[str, str]) -> tuple[str, dict[str, Any]]:
     """HEAD the object, trying the key as sent and, if absent, URL-decoded.
 
     S3's classic notifications URL-encode keys (``a b.ts`` arrives as ``a+b.ts``);
     EventBridge events carry them as stored. Trying both finds the object either way.
     """
-    candidates = [key] + ([unquote_plus(key)] if unquote_plus(key) != key else [])
-    for candidate in candidates:
+    for candidate in key_candidates(key):
         try:
             return candidate, _client().head_object(Bucket=bucket, Key=candidate, **condition)
         except ClientError as error:
-            code = error.response["Error"]["Code"]
-            if code in ("412", "PreconditionFailed"):
+            if is_replaced(error):
                 raise SegmentRejected(
                     RejectionReason.OBJECT_REPLACED,
                     f"s3://{bucket}/{candidate} was overwritten before this upload was processed "
                     "(the newer upload has its own execution)",
                 )
-            if code not in ("404", "NoSuchKey", "NotFound", "NoSuchVersion", "400"):
+            if not is_not_found(error):
                 raise
     raise SegmentRejected(RejectionReason.OBJECT_MISSING, f"s3://{bucket}/{key} no longer exists")
 
@@ -87,21 +75,21 @@ def validate(event: dict[str, Any]) -> Segment:
             RejectionReason.MALFORMED_EVENT, f"expected aws.s3 'Object Created', got {parsed.source} {parsed.detail_type!r}"
         )
     bucket = parsed.detail.bucket.name
-    stream_prefix = os.environ.get("STREAM_PREFIX", "live")
-    max_bytes = int(os.environ.get("MAX_SEGMENT_BYTES", str(64 * 1024 * 1024)))
-    segment_seconds = float(os.environ.get("SEGMENT_SECONDS", "10"))
-    ttl_days = float(os.environ.get("RESULT_TTL_DAYS", "30"))
+    stream_prefix = CONFIG.stream_prefix
+    max_bytes = CONFIG.max_segment_bytes
+    segment_seconds = CONFIG.segment_seconds
+    ttl_days = CONFIG.result_ttl_days
 
     key_names = parse_key(parsed.detail.object.key, stream_prefix)
     # Read exactly the bytes this event announced, never a later upload of the same key.
-    condition = read_condition(parsed.detail.object.version_id, (parsed.detail.object.etag or "").strip('"'))
+    condition = read_condition(parsed.detail.object.version_id, parsed.detail.object.etag)
     key, head = _head(bucket, parsed.detail.object.key, condition)
     size = int(head["ContentLength"])
     check_size(size, max_bytes)
     try:
         header = _client().get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{TS_HEADER_BYTES - 1}", **condition)
     except ClientError as error:
-        if error.response["Error"]["Code"] not in ("412", "PreconditionFailed"):
+        if not is_replaced(error):
             raise
         raise SegmentRejected(RejectionReason.OBJECT_REPLACED, f"s3://{bucket}/{key} was overwritten while it was checked")
     check_mpeg_ts(header["Body"].read())
@@ -135,7 +123,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         segment = validate(event)
     except SegmentRejected as rejected:
-        logger.warning("segment rejected", extra={"reason": rejected.reason.value, "detail": str(rejected)})
+        logger.warning("segment rejected", extra={"reason": rejected.reason.value, "detail": rejected.detail})
         raise
     logger.info("segment accepted", extra={"s3_uri": segment.s3_uri, "sequence": segment.sequence})
     return segment.to_dict()

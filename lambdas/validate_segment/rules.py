@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from contracts import mpegts
-from contracts.segments import MAX_SEQUENCE_DIGITS, SEGMENT_SUFFIX, RejectionReason
+from contracts.segments import MAX_SEQUENCE_DIGITS, SEGMENT_SUFFIX, RejectionReason, rejection_error, stream_folder
 
 #: Packets checked at the start of the object (a ranged GET of this many bytes).
 TS_PACKETS_CHECKED = 5
@@ -19,13 +19,33 @@ _SEQUENCE = re.compile(r"(\d+)(?!.*\d)")
 class SegmentRejected(Exception):
     """The object is not a segment this pipeline accepts.
 
-    The message starts with a :class:`RejectionReason` code, then a colon and a
-    human explanation; the dead-letter reader parses the code back out.
+    ``SegmentRejected(reason, detail)`` is an instance of the subclass named
+    ``SegmentRejected.<REASON>`` (:func:`contracts.segments.rejection_error`):
+    Lambda reports the error under that name, so the workflow and the
+    dead-letter message carry the reason as the error's name. The message is
+    the human detail only.
     """
+
+    reason: RejectionReason
+
+    def __new__(cls, reason: RejectionReason, detail: str):
+        return super().__new__(_BY_REASON[reason] if cls is SegmentRejected else cls)
 
     def __init__(self, reason: RejectionReason, detail: str):
         self.reason = reason
-        super().__init__(f"{reason.value}: {detail}")
+        self.detail = detail
+        super().__init__(detail)
+
+
+_BY_REASON = {
+    reason: type(rejection_error(reason), (SegmentRejected,), {"__module__": __name__, "__qualname__": rejection_error(reason)})
+    for reason in RejectionReason
+}
+
+
+def rejection_class(reason: RejectionReason) -> type[SegmentRejected]:
+    """The exception class of a rejection for ``reason`` (named ``SegmentRejected.<REASON>``)."""
+    return _BY_REASON[reason]
 
 
 @dataclass(frozen=True)
@@ -46,10 +66,11 @@ def parse_key(key: str, stream_prefix: str) -> SegmentKey:
     """
     if not key.lower().endswith(SEGMENT_SUFFIX):
         raise SegmentRejected(RejectionReason.NOT_A_SEGMENT, f"{key!r} does not end in {SEGMENT_SUFFIX}")
-    prefix = stream_prefix.strip("/")
-    if prefix and not key.startswith(prefix + "/"):
-        raise SegmentRejected(RejectionReason.OUTSIDE_PREFIX, f"{key!r} is not under {prefix + '/'!r}")
-    relative = key[len(prefix) + 1 :] if prefix else key
+    folder_prefix = stream_folder(stream_prefix)
+    prefix = folder_prefix.rstrip("/")
+    if prefix and not key.startswith(folder_prefix):
+        raise SegmentRejected(RejectionReason.OUTSIDE_PREFIX, f"{key!r} is not under {folder_prefix!r}")
+    relative = key[len(folder_prefix):] if prefix else key
     folder, name = posixpath.split(relative)
     if not folder:
         raise SegmentRejected(

@@ -1,7 +1,6 @@
 """One local stack for the end-to-end tests (moto + bridges + the deployed Pulumi program)."""
 
 import json
-import time
 import uuid
 
 import pytest
@@ -63,10 +62,25 @@ class Pipeline:
         found = observe.wait_for_executions(self.info, before + new, timeout_s)
         return sorted(found, key=lambda e: e["startDate"])[before:]
 
-    def settle(self, seconds: float = 1.5) -> int:
-        """Wait, then count executions (for uploads that must start none)."""
-        time.sleep(seconds)
-        return len(observe.executions(self.info))
+    def started_before_sentinel(self, before: int) -> list[str]:
+        """Keys of the executions started since ``before``, up to a sentinel upload's own execution.
+
+        For uploads that must start none: a sentinel segment is uploaded after them and
+        its execution waited for. The local S3 delivers each upload's event before it
+        answers, in upload order, so an execution the earlier upload started would be
+        there before the sentinel's; no sleeping and hoping. (The sentinel is empty: the
+        Lambda rejects it, and its dead letter carries its own key.)
+        """
+        _, sentinel = self.stream_key("sentinel_00001.ts")
+        self.s3.put_object(Bucket=self.info["livestream_bucket"], Key=sentinel, Body=b"")
+        started = self.wait(before, new=1)
+        sfn = self.clients["stepfunctions"]
+        keys = []
+        for execution in started:
+            event = json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])
+            keys.append(((event.get("detail") or {}).get("object") or {}).get("key"))
+        assert sentinel in keys, f"the sentinel's execution did not start: {keys}"
+        return [key for key in keys if key != sentinel]
 
     def dead_letters_for(self, key: str):
         return [d for d in observe.dead_letters(self.info) if d.object_key == key]

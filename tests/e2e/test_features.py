@@ -40,12 +40,16 @@ def test_clip_timeline_and_alert(featured, segments, tmp_path):
     assert clips[0]["start_s"] >= 20 and clips[-1]["end_s"] <= 30  # on the stream's clock: segment 2 is 20-30 s
     assert [c["start_s"] for c in clips] == sorted(c["start_s"] for c in clips)
     text = observe.format_timeline([record], by_clip=True)
-    assert text.count("\n") >= 4
+    clip_lines = text.splitlines()[2:2 + len(clips)]  # header, the segment's line, then one line per clip
+    assert len(clip_lines) == 3
+    for line, clip in zip(clip_lines, clips):
+        assert clip["label"] in line and f"{clip['probability']:.4f}" in line
+
+    from contracts.events import ACTIVITY_DETECTED
 
     # The bus also carries the episode's ActivityStarted (every label is watched here).
-    (alert,) = [a for a in observe.alerts(featured.info, wait_s=5) if a["detail-type"] == "ActivityDetected"]
-    assert alert["source"] == "activity-detection"
-    assert alert["detail"] == {
+    (alert,) = [a for a in observe.alerts(featured.info, wait_s=5) if a["detail-type"] == ACTIVITY_DETECTED.detail_type]
+    assert alert["detail"] == ACTIVITY_DETECTED.parse(alert) == {
         "stream_id": stream, "segment_seq": 2, "start_seconds": 20.0,
         "label": record["label"], "probability": record["probability"], "s3_uri": record["s3_uri"],
     }

@@ -31,7 +31,7 @@ def deployment(monkeypatch):
             TableName="detections",
             KeySchema=[{"AttributeName": records.PARTITION_KEY, "KeyType": "HASH"},
                        {"AttributeName": records.SORT_KEY, "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": name, "AttributeType": kind} for name, kind in records.key_attribute_types().items()],
+            AttributeDefinitions=[{"AttributeName": a.name, "AttributeType": a.encoding} for a in records.KEY_ATTRIBUTES],
             BillingMode="PAY_PER_REQUEST",
         )
         for seq in (1, 2):

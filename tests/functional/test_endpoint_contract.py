@@ -22,6 +22,7 @@ import pytest
 import requests
 
 from contracts import invoke_endpoint
+from contracts.environment import EndpointEnvironment
 
 pytestmark = pytest.mark.slow
 BUCKET = "segments-under-test"
@@ -77,10 +78,10 @@ def endpoint(segments, model_dir, tmp_path_factory):
         "SAGEMAKER_PROGRAM": ENTRY_MODULE,
         "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
         "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
-        "ALLOWED_BUCKETS": BUCKET,
-        "MAX_SEGMENT_BYTES": str(MAX_BYTES),
-        "MAX_SEGMENT_SECONDS": "30",
         "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
+        **EndpointEnvironment(
+            allowed_buckets=(BUCKET,), max_segment_bytes=MAX_BYTES, max_segment_seconds=30.0, max_frame_pixels=1920 * 1088
+        ).to_environ(),
     }
     server = ModelServer.from_archive(
         build_model_archive(model_dir), str(tmp_path_factory.mktemp("opt-ml")), environment, extra_env=aws,
@@ -111,7 +112,7 @@ def test_good_segment(endpoint):
     body = reply.json()
     assert body["label"] == body["top_k"][0]["label"] and len(body["top_k"]) == 3
     assert body["frames"]["indices"][0] == list(range(93, 157, 2))
-    assert body["segment"]["frame_count"] == 250 and body["segment"]["width"] == 640
+    assert body["video"]["frame_count"] == 250 and body["video"]["width"] == 640
     assert body["model"]["random_weights"] is True
     assert invoke_endpoint.relay(reply.status_code, reply.text).status == 200
 

@@ -29,13 +29,18 @@ def endpoint(segments, model_dir, tmp_path_factory):
     s3.put_object(Bucket=BUCKET, Key="live/cam/big_00001.ts", Body=b"\x47" * (2 * 1024 * 1024 + 1))
     import os
 
-    os.environ.update(ALLOWED_BUCKETS=BUCKET, MAX_SEGMENT_BYTES=str(2 * 1024 * 1024))
+    from contracts.environment import EndpointEnvironment
+
+    environment = EndpointEnvironment(
+        allowed_buckets=(BUCKET,), max_segment_bytes=2 * 1024 * 1024, max_segment_seconds=30, max_frame_pixels=1920 * 1088
+    ).to_environ()
+    os.environ.update(environment)
     server = serve(model_dir, port=0, allow_faults=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     mock.stop()
-    for name in ("ALLOWED_BUCKETS", "MAX_SEGMENT_BYTES"):
+    for name in environment:
         os.environ.pop(name, None)
 
 
@@ -53,10 +58,13 @@ def test_prediction_has_everything_the_record_needs(endpoint):
     reply = invoke(endpoint, {"s3_uri": f"s3://{BUCKET}/live/cam/segment_00000.ts", "top_k": 3})
     assert reply.status_code == 200, reply.text
     body = reply.json()
+    from contracts.endpoint import EndpointResponse
+
+    assert EndpointResponse.from_dict(body).to_dict() == body  # the response is the contract, field for field
     assert isinstance(body["probability"], float) and 0 < body["probability"] <= 1
     assert body["label"] == body["top_k"][0]["label"] and len(body["top_k"]) == 3
     assert body["frames"]["indices"][0] == list(range(93, 157, 2))
-    assert body["segment"]["frame_count"] == 250 and body["segment"]["width"] == 640
+    assert body["video"]["frame_count"] == 250 and body["video"]["width"] == 640
     assert body["model"]["random_weights"] is True and "random weights" in body["warning"]
     assert set(body["timings_ms"]) == {"download", "decode", "forward", "total"}
 
@@ -76,8 +84,8 @@ def test_min_confidence_replaces_a_weak_guess(endpoint):
 
 def test_short_segment_with_audio_is_padded_and_says_so(endpoint):
     body = invoke(endpoint, {"s3_uri": f"s3://{BUCKET}/live/cam/bunny_00000.ts"}).json()
-    assert body["segment"]["frame_count"] < 64 * 3 and body["label"]
-    assert body["segment"]["width"] == 1280
+    assert body["video"]["frame_count"] < 64 * 3 and body["label"]
+    assert body["video"]["width"] == 1280
 
 
 @pytest.mark.parametrize(
@@ -104,10 +112,13 @@ def test_bad_input_gets_4xx_and_server_keeps_serving(endpoint, body, status, cod
 def test_limits_on_duration_and_resolution(segments, model_dir):
     """Checked from the container's facts, before any frame is decoded."""
     from inference import errors
+    from contracts.environment import EndpointEnvironment
     from inference.service import InferenceService, Limits
     from inference.video import SegmentReader
 
-    service = InferenceService(model_dir, limits=Limits({"MAX_SEGMENT_SECONDS": "5", "MAX_FRAME_PIXELS": str(1280 * 720)}))
+    service = InferenceService(model_dir, limits=Limits(EndpointEnvironment(
+        allowed_buckets=(), max_segment_bytes=64 * 1024 * 1024, max_segment_seconds=5, max_frame_pixels=1280 * 720
+    ).to_environ()))
     with SegmentReader(segments["bikes"][0]) as reader:
         with pytest.raises(errors.InferenceError) as too_long:
             service._check_limits(reader.facts)

@@ -16,7 +16,7 @@ def table(monkeypatch):
         client.create_table(
             TableName="t",
             KeySchema=[{"AttributeName": records.PARTITION_KEY, "KeyType": "HASH"}, {"AttributeName": records.SORT_KEY, "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": k, "AttributeType": v} for k, v in records.key_attribute_types().items()],
+            AttributeDefinitions=[{"AttributeName": a.name, "AttributeType": a.encoding} for a in records.KEY_ATTRIBUTES],
             BillingMode="PAY_PER_REQUEST",
         )
         yield client

@@ -1,14 +1,16 @@
 """The validation Lambda's handler against moto's S3, with EventBridge events from tests/events/."""
 
 import copy
+import importlib
+import sys
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from contracts.segments import Segment
-from lambdas.validate_segment import handler as validate
-from lambdas.validate_segment.rules import SegmentRejected
+from contracts.environment import LambdaEnvironment, MissingEnvironment
+from contracts.segments import RejectionReason, Segment
+from lambdas.validate_segment.rules import SegmentRejected, rejection_class
 from tests.conftest import load_event
 
 BUCKET = "livestream-bucket"
@@ -21,11 +23,39 @@ class Context:
     aws_request_id = "req"
 
 
+ENVIRONMENT = LambdaEnvironment(stream_prefix="live", max_segment_bytes=8 * 1024 * 1024, segment_seconds=10,
+                                result_ttl_days=30)
+HANDLER = "lambdas.validate_segment.handler"
+
+
+def fresh_handler():
+    """Import the handler as a new container would (it reads its environment at start)."""
+    sys.modules.pop(HANDLER, None)
+    return importlib.import_module(HANDLER)
+
+
 @pytest.fixture
-def s3(monkeypatch):
+def validate(monkeypatch):
+    for name, value in ENVIRONMENT.to_environ().items():
+        monkeypatch.setenv(name, value)
+    yield fresh_handler()
+    sys.modules.pop(HANDLER, None)
+
+
+def test_a_missing_variable_stops_the_function_at_start(monkeypatch):
+    for name, value in ENVIRONMENT.to_environ().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("SEGMENT_SECONDS")
+    try:
+        with pytest.raises(MissingEnvironment, match="SEGMENT_SECONDS"):
+            fresh_handler()
+    finally:
+        sys.modules.pop(HANDLER, None)
+
+
+@pytest.fixture
+def s3(monkeypatch, validate):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("STREAM_PREFIX", "live")
-    monkeypatch.setenv("MAX_SEGMENT_BYTES", str(8 * 1024 * 1024))
     with mock_aws():
         validate._s3 = None
         client = boto3.client("s3", region_name="us-east-1")
@@ -46,7 +76,7 @@ def event_for(key: str, s3=None, stored: str | None = None) -> dict:
     return event
 
 
-def test_accepts_a_real_segment(s3, segments):
+def test_accepts_a_real_segment(s3, validate, segments):
     s3.upload_file(segments["bikes"][0], BUCKET, "live/cam-1/segment_00042.ts")
     event = event_for("live/cam-1/segment_00042.ts", s3)
     result = validate.handler(event, Context())
@@ -59,7 +89,7 @@ def test_accepts_a_real_segment(s3, segments):
 
 
 @pytest.mark.parametrize("stored,sent", [("live/cam 1/seg 5.ts", "live/cam+1/seg+5.ts"), ("live/café/séq_5.ts", "live/café/séq_5.ts")])
-def test_finds_objects_whatever_the_key_encoding(s3, segments, stored, sent):
+def test_finds_objects_whatever_the_key_encoding(s3, validate, segments, stored, sent):
     s3.upload_file(segments["bikes"][0], BUCKET, stored)
     assert validate.handler(event_for(sent, s3, stored), Context())["key"] == stored
 
@@ -72,7 +102,7 @@ def test_finds_objects_whatever_the_key_encoding(s3, segments, stored, sent):
         ("live/cam/segment_00003.ts", None, "OBJECT_MISSING"),
     ],
 )
-def test_rejections_name_their_reason(s3, key, body, reason):
+def test_rejections_name_their_reason(s3, validate, key, body, reason):
     if body is not None:
         s3.put_object(Bucket=BUCKET, Key=key, Body=body)
     with pytest.raises(SegmentRejected) as rejected:
@@ -80,7 +110,7 @@ def test_rejections_name_their_reason(s3, key, body, reason):
     assert rejected.value.reason.value == reason
 
 
-def test_reads_only_the_bytes_the_event_announced(s3, segments):
+def test_reads_only_the_bytes_the_event_announced(s3, validate, segments):
     key = "live/cam/segment_00007.ts"
     s3.upload_file(segments["bikes"][0], BUCKET, key)
     first = event_for(key, s3)
@@ -92,8 +122,8 @@ def test_reads_only_the_bytes_the_event_announced(s3, segments):
     assert second["size"] == s3.head_object(Bucket=BUCKET, Key=key)["ContentLength"]
 
 
-def test_malformed_and_foreign_events_are_rejected(s3):
-    with pytest.raises(SegmentRejected, match="MALFORMED_EVENT"):
+def test_malformed_and_foreign_events_are_rejected(s3, validate):
+    with pytest.raises(rejection_class(RejectionReason.MALFORMED_EVENT)):
         validate.handler({"hello": "world"}, Context())
-    with pytest.raises(SegmentRejected, match="MALFORMED_EVENT"):
+    with pytest.raises(rejection_class(RejectionReason.MALFORMED_EVENT)):
         validate.handler(load_event("s3_object_deleted.json"), Context())

@@ -44,7 +44,12 @@ def prod(model_dir):
 
 def test_program_declares_resources(dev):
     mocks, outputs = dev
-    assert len(mocks.declared) > 40
+    types = {resource.typ for resource in mocks.declared}
+    assert {
+        "aws:s3/bucket:Bucket", "aws:dynamodb/table:Table", "aws:sqs/queue:Queue", "aws:lambda/function:Function",
+        "aws:sfn/stateMachine:StateMachine", "aws:cloudwatch/eventRule:EventRule", "aws:sagemaker/endpoint:Endpoint",
+        "aws:medialive/channel:Channel", "aws:cloudwatch/dashboard:Dashboard",
+    } <= types
     assert outputs["table_name"] == "activity-detection-dev-detections"
 
 
@@ -247,7 +252,7 @@ def test_model_archive_follows_mxnet_container_contract(model_dir):
     assert archives.build_model_archive(model_dir) == path  # reproducible: same inputs, same file
 
 
-def test_lambda_archive_imports_in_a_clean_interpreter(tmp_path):
+def test_lambda_archive_imports_in_a_clean_interpreter_with_the_environment_the_program_sets(dev, tmp_path):
     data = archives.lambda_archive_bytes()
     assert data == archives.lambda_archive_bytes()  # reproducible
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
@@ -257,9 +262,32 @@ def test_lambda_archive_imports_in_a_clean_interpreter(tmp_path):
     probe = f"import {module} as m; assert callable(m.{attribute}); print('ok')"
     result = subprocess.run(
         [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True,
-        env={"PATH": os.environ.get("PATH", ""), "AWS_DEFAULT_REGION": "us-east-1"},
+        env={"PATH": os.environ.get("PATH", ""), "AWS_DEFAULT_REGION": "us-east-1", **lambda_environment(dev)},
     )
     assert result.stdout.strip() == "ok", result.stderr
+
+
+def lambda_environment(deployment, name: str = "validate-segment") -> dict:
+    mocks, _ = deployment
+    return mocks.one("aws:lambda/function:Function", name).inputs["environment"]["variables"]
+
+
+def test_runtime_environments_are_what_each_runtime_reads(dev):
+    """Drift between the program and a runtime fails here: each side uses contracts.environment."""
+    from contracts.endpoint import max_segment_seconds
+    from contracts.environment import EndpointEnvironment, LambdaEnvironment
+    from infra.settings import stack_config
+
+    config = stack_config("dev")
+    lambda_env = LambdaEnvironment.from_environ(lambda_environment(dev))
+    assert lambda_env.stream_prefix == config["activity-detection:streamPrefix"]
+    assert set(lambda_environment(dev)) == set(LambdaEnvironment.variables()) | {"POWERTOOLS_SERVICE_NAME"}
+    container = dev[0].one("aws:sagemaker/model:Model").inputs["primaryContainer"]["environment"]
+    endpoint_env = EndpointEnvironment.from_environ(container)
+    segment_seconds = int(config["activity-detection:segmentSeconds"])
+    assert endpoint_env.max_segment_seconds == max_segment_seconds(segment_seconds)
+    assert endpoint_env.max_segment_bytes == lambda_env.max_segment_bytes
+    assert endpoint_env.max_frame_pixels == int(config["activity-detection:maxFramePixels"])
 
 
 def test_a_new_model_replaces_model_and_config_without_touching_the_endpoint_name(model_dir, tmp_path, monkeypatch):
@@ -448,29 +476,36 @@ def test_serverless_mode_declares_serverless_config_and_no_autoscaling(model_dir
      ({"endpointMode": "serverless", "endpointInstanceType": "ml.g5.xlarge"}, "serverless has no GPU")],
 )
 def test_endpoint_mode_settings_are_checked(overrides, message):
-    from infra.settings import Settings, stack_config
+    import pulumi
 
-    class Config:
-        def __init__(self, values):
-            self.values = {k.split(":", 1)[1]: v for k, v in values.items()}
+    from infra.settings import PROJECT, Settings, stack_config
 
-        def get(self, key):
-            return self.values.get(key)
+    pulumi.runtime.set_all_config(stack_config("dev", overrides=overrides))
+    try:
+        with pytest.raises(ValueError, match=message):
+            Settings.from_config(pulumi.Config(PROJECT))
+    finally:
+        pulumi.runtime.set_all_config({})
 
-        def get_int(self, key):
-            return None if key not in self.values else int(self.values[key])
 
-        def get_bool(self, key):
-            return None if key not in self.values else self.values[key] == "true"
+def test_settings_are_typed_by_their_annotations_and_missing_keys_are_named():
+    import pulumi
 
-        def get_float(self, key):
-            return None if key not in self.values else float(self.values[key])
+    from infra.settings import PROJECT, Settings, stack_config
 
-        def get_object(self, key):
-            return None if key not in self.values else json.loads(self.values[key])
+    config = stack_config("dev", overrides={"minConfidence": "0.25", "watchActivities": ["Biking"]})
+    pulumi.runtime.set_all_config(config)
+    try:
+        settings = Settings.from_config(pulumi.Config(PROJECT))
+        assert settings.min_confidence == 0.25 and settings.watch_activities == ("Biking",)
+        assert settings.force_destroy_buckets is True and isinstance(settings.segment_seconds, int)
+        pulumi.runtime.set_all_config({k: v for k, v in config.items() if not k.endswith(":segmentSeconds")})
+        with pytest.raises(Exception, match="segmentSeconds"):
+            Settings.from_config(pulumi.Config(PROJECT))
+    finally:
+        pulumi.runtime.set_all_config({})
 
-    with pytest.raises(ValueError, match=message):
-        Settings.from_config(Config(stack_config("dev", overrides=overrides)))
+
 def test_episodes_table_lambda_schedule_and_least_privilege(dev):
     from contracts import episodes as ep
 

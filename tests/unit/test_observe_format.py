@@ -16,7 +16,9 @@ def test_timeline_shows_the_real_length_of_a_short_segment():
 
 def test_dead_letter_reasons_are_never_cut():
     reason = "RESOLUTION_TOO_LARGE_AND_THEN_SOME"
-    cause = '{"errorMessage": "' + reason + ': x"}'
-    letter = DeadLetter("ValidateSegment", "SegmentRejected", cause, {"detail": {"object": {"key": "live/a/s.ts"}}}, "arn", "t")
+    body = '{"error": "' + reason.lower() + '", "message": "x"}'
+    cause = f'Received client error (413) from primary with message "{body}". See logs for endpoint ep.'
+    letter = DeadLetter("DetectActivity", "SageMakerRuntime.ModelErrorException", cause,
+                        {"detail": {"object": {"key": "live/a/s.ts"}}}, "arn", "t")
     assert letter.reason == reason
     assert reason in observe.format_dead_letters([letter])

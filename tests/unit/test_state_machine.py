@@ -1,7 +1,5 @@
 """The definition builder: valid ASL, the retry/catch structure, the Express budget, permissions."""
 
-import json
-
 import pytest
 from statelint.linter import Linter
 
@@ -146,10 +144,6 @@ def test_per_segment_alert_branch_only_when_opted_in():
     assert sm.STATE_ALERT not in sm.build_definition(sm.WorkflowTargets(**watching))["States"]
     assert Linter.validate(watched) == []
     assert ("events:PutEvents", "bus") in {(p.action, p.resource_ref) for p in required_permissions(watched)}
-
-
-def test_definition_json_round_trips():
-    assert json.loads(sm.definition_json(TARGETS)) == sm.build_definition(TARGETS)
 
 
 #: Step Functions' service names -> botocore service and the operation the definition calls.

@@ -2,8 +2,8 @@
 
 import pytest
 
-from contracts.segments import SEGMENT_REJECTED_ERROR, RejectionReason
-from lambdas.validate_segment.rules import SegmentRejected, check_mpeg_ts, check_size, parse_key
+from contracts.segments import SEGMENT_REJECTED_ERROR, RejectionReason, rejection_error, rejection_reason
+from lambdas.validate_segment.rules import SegmentRejected, rejection_class, check_mpeg_ts, check_size, parse_key
 
 
 @pytest.mark.parametrize(
@@ -47,14 +47,14 @@ def test_parse_key_rejects(key, reason):
     with pytest.raises(SegmentRejected) as rejected:
         parse_key(key, "live")
     assert rejected.value.reason is reason
-    assert str(rejected.value).startswith(reason.value + ":")
+    assert type(rejected.value).__name__ == f"SegmentRejected.{reason.value}" and str(rejected.value)
 
 
 def test_size_bounds():
     check_size(188 * 5, 10_000)
-    with pytest.raises(SegmentRejected, match="TOO_SMALL"):
+    with pytest.raises(rejection_class(RejectionReason.TOO_SMALL)):
         check_size(0, 10_000)
-    with pytest.raises(SegmentRejected, match="TOO_LARGE"):
+    with pytest.raises(rejection_class(RejectionReason.TOO_LARGE)):
         check_size(10_001, 10_000)
 
 
@@ -65,10 +65,20 @@ def test_mpeg_ts_sync_bytes():
     check_mpeg_ts(bytes(good))
     bad = bytearray(good)
     bad[188 * 3] = 0x00
-    with pytest.raises(SegmentRejected, match="NOT_MPEG_TS.*packet 3"):
+    with pytest.raises(SegmentRejected, match="packet 3") as rejected:
         check_mpeg_ts(bytes(bad))
+    assert rejected.value.reason is RejectionReason.NOT_MPEG_TS
 
 
-def test_error_name_the_state_machine_sees_is_the_shared_one():
+@pytest.mark.parametrize("reason", list(RejectionReason))
+def test_the_error_name_the_workflow_sees_carries_the_reason(reason):
     # Lambda reports a function error under the exception's class name.
-    assert SegmentRejected.__name__ == SEGMENT_REJECTED_ERROR
+    error = SegmentRejected(reason, "detail")
+    assert type(error).__name__ == rejection_error(reason) == f"{SEGMENT_REJECTED_ERROR}.{reason.value}"
+    assert rejection_reason(type(error).__name__) is reason and str(error) == "detail"
+    assert isinstance(error, SegmentRejected)
+
+
+def test_other_error_names_carry_no_reason():
+    assert rejection_reason("States.Timeout") is None
+    assert rejection_reason("SegmentRejected.NOT_A_REASON") is None

@@ -2,7 +2,7 @@
 
 from contracts import records
 from contracts.segments import SEQUENCER_WIDTH, normalise_sequencer
-from lambdas.validate_segment.handler import read_condition
+from contracts.s3keys import read_condition
 
 
 def test_sequencers_compare_as_s3_says_after_normalising():

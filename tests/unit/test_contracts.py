@@ -1,0 +1,109 @@
+"""Each boundary has one definition under contracts/; these fail when either side drifts from it."""
+
+import dataclasses
+import json
+
+import pytest
+
+from contracts import dead_letters, events, records, workflow
+from contracts.endpoint import EndpointRequest, EndpointResponse
+from contracts.segments import Segment
+from state_machine import definition as sm
+
+TARGETS = sm.WorkflowTargets(
+    validate_function_arn="arn:aws:lambda:us-east-1:123456789012:function:v", endpoint_name="ep", table_name="t",
+    dead_letter_queue_url="https://sqs/q", alert_bus_name="bus", watch_activities=("Biking",), segment_alerts=True,
+    episodes_function_arn="arn:aws:lambda:us-east-1:123456789012:function:e",
+)
+
+
+@pytest.fixture(scope="module")
+def states():
+    return sm.build_definition(TARGETS)["States"]
+
+
+def test_the_definition_uses_every_state_name_of_the_contract(states):
+    names = set(workflow.STATES) | {workflow.failed_state(state) for state in workflow.FAILING_STATES}
+    assert set(states) == names
+
+
+def test_the_request_the_workflow_builds_is_the_endpoint_request(states):
+    parameters = states[workflow.BUILD_REQUEST]["Parameters"]
+    assert {key.removesuffix(".$") for key in parameters} == {f.name for f in dataclasses.fields(EndpointRequest)}
+    assert parameters["s3_uri.$"] == workflow.segment("s3_uri")
+    assert states[workflow.BUILD_REQUEST]["ResultPath"] == workflow.REQUEST_PATH
+    assert workflow.REQUEST_PATH in states[workflow.DETECT]["Parameters"]["Body.$"]
+
+
+def test_the_response_lands_where_the_record_and_the_alert_read_it(states):
+    detect = states[workflow.DETECT]
+    assert detect["ResultPath"] == workflow.INFERENCE_PATH
+    assert set(detect["ResultSelector"]) == {workflow.RESULT_KEY + ".$"}
+    response_fields = {f.name for f in dataclasses.fields(EndpointResponse)}
+    read = [a.source for a in records.ATTRIBUTES if a.source.startswith(workflow.RESULT_PATH + ".")]
+    assert read and {path[len(workflow.RESULT_PATH) + 1:].split(".")[0] for path in read} <= response_fields
+    with pytest.raises(KeyError):
+        workflow.result("segment")  # the old name of `video`: a path into the response is checked
+
+
+def test_the_segment_paths_name_segment_fields():
+    segment_fields = {f.name for f in dataclasses.fields(Segment)}
+    read = [a.source for a in records.ATTRIBUTES if a.source.startswith(workflow.SEGMENT_PATH + ".")]
+    assert read and {path.split(".")[2] for path in read} <= segment_fields
+    with pytest.raises(KeyError):
+        workflow.segment("video")
+
+
+def test_the_response_contract_refuses_unknown_fields():
+    body = {f.name: None for f in dataclasses.fields(EndpointResponse)}
+    with pytest.raises(ValueError, match="segment"):
+        EndpointResponse.from_dict({**body, "segment": {}})
+    assert "note" not in EndpointResponse.from_dict(body).to_dict()
+
+
+def test_the_alert_the_workflow_publishes_is_the_event_readers_parse(states):
+    (entry,) = states[workflow.ALERT]["Parameters"]["Entries"]
+    kind = events.ACTIVITY_DETECTED
+    assert entry == kind.asl_entry("bus")
+    # What EventBridge delivers: the entry with its paths resolved.
+    delivered = {"source": entry["Source"], "detail-type": entry["DetailType"],
+                 "detail": {key.removesuffix(".$"): 1 for key in entry["Detail"]}}
+    assert kind.parse(delivered) == {name: 1 for name in kind.fields}
+    with pytest.raises(ValueError):
+        kind.parse({**delivered, "detail-type": "Other"})
+
+
+def test_the_dead_letter_message_the_workflow_assembles_is_the_one_readers_parse(states):
+    for state in workflow.FAILING_STATES:
+        passed = states[workflow.failed_state(state)]
+        assert passed["ResultPath"] == workflow.DEAD_LETTER_PATH
+        message = {key.removesuffix(".$"): "x" if key.endswith(".$") else value for key, value in passed["Parameters"].items()}
+        message["event"] = {}
+        letter = dead_letters.DeadLetter.from_body(json.dumps(message))
+        assert {f.name for f in dataclasses.fields(letter)} <= set(message)
+    with pytest.raises(ValueError, match="not a workflow dead letter"):
+        dead_letters.DeadLetter.from_body(json.dumps({**message, "kind": "other"}))
+    catch = states[workflow.VALIDATE]["Catch"][-1]
+    assert catch["ResultPath"] == workflow.FAILURE_PATH
+
+
+def _letter(error: str, cause: str) -> dead_letters.DeadLetter:
+    return dead_letters.DeadLetter("DetectActivity", error, cause, {}, "arn", "now")
+
+
+def test_a_rejection_reason_travels_as_the_error_name():
+    from contracts.segments import RejectionReason, rejection_error
+
+    cause = json.dumps({"errorMessage": "TOO_SMALL: looks like a reason but is only the detail", "errorType": "x"})
+    assert _letter(rejection_error(RejectionReason.NOT_MPEG_TS), cause).reason == "NOT_MPEG_TS"
+    assert _letter("States.Timeout", "").reason == "States.Timeout"
+
+
+def test_the_endpoint_error_code_is_read_from_the_body_sagemaker_relays():
+    from devstack.bridges.invoke_endpoint import map_container_reply
+
+    body = json.dumps({"error": "segment_too_long", "message": 'the segment lasts "40" s. See the limit'})
+    _, _, reply = map_container_reply(413, body, "ep")
+    cause = json.loads(reply)["message"] + " (Service: SageMakerRuntime, Status Code: 424, Request ID: r)"
+    assert _letter(dead_letters.ENDPOINT_MODEL_ERROR, cause).reason == "SEGMENT_TOO_LONG"
+    assert _letter(dead_letters.ENDPOINT_MODEL_ERROR, "no body here").reason == dead_letters.ENDPOINT_MODEL_ERROR
