@@ -68,14 +68,14 @@ class EndpointResponse:
     top_k: List[Dict[str, Any]]
     #: Per clip: ``{"start_s", "end_s", "label", "probability", "top_k"}``.
     clips: List[Dict[str, Any]]
-    #: Which frames were scored: ``{"indices", "timestamps_s", "sampling", "clip_length", "frame_step"}``.
+    #: Which frames were scored: ``{"indices", "timestamps_s", "sampling", "clip_length", "frame_step", "note"}``;
+    #: ``note`` (null unless) says the segment was shorter than a clip and its last frame was repeated.
     frames: Dict[str, Any]
     #: Facts about the decoded video (codec, size, fps, duration, frame count, bytes).
     video: Dict[str, Any]
     #: The model's identity (name, params digest, random_weights ...).
     model: Dict[str, Any]
     timings_ms: Dict[str, float]
-    note: Optional[str] = None
     warning: Optional[str] = None
 
     def to_dict(self) -> Dict[str, Any]:

@@ -96,9 +96,18 @@ def format_timeline(items: list[dict[str, Any]], by_clip: bool = False) -> str:
                 lines.append(
                     f"{'':>7}  {_clock(clip['start_s']):>7}-{_clock(clip['end_s']):<7}    {clip['label']:<22} {clip['probability']:>11.4f}"
                 )
+    noted = [item for item in items if frames_note(item)]
+    if noted:
+        lines.append(f"(segments {', '.join(str(item['segment_seq']) for item in noted)}: {frames_note(noted[0])})")
     if any(item.get("random_weights") for item in items):
         lines.append("(random weights: these labels are meaningless; see README 'Model')")
     return "\n".join(lines)
+
+
+def frames_note(item: dict[str, Any]) -> str:
+    """The endpoint's note on how the record's frames were sampled ("" when it has none)."""
+    frames = item.get("frames")
+    return (frames.get("note") or "") if isinstance(frames, dict) else ""
 
 
 def segment_seconds(item: dict[str, Any]) -> float:

@@ -10,7 +10,25 @@ matplotlib.use("Agg")  # files only; no display here
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
-from devstack.observe import clip_rows  # noqa: E402
+from devstack.observe import clip_rows, segment_seconds  # noqa: E402
+
+
+def covering_spans(item: dict[str, Any]) -> list[dict[str, Any]]:
+    """A record's labels as spans that cover the whole segment.
+
+    A clip is 2.56 s of a 10 s segment; drawn alone, the rest of the segment would read
+    as "nothing detected". Each clip stands for the part of the segment nearer to its
+    centre than to any other clip's (one clip: the whole segment). Without clips, the
+    segment's own label covers it.
+    """
+    start = float(item["start_seconds"])
+    end = start + segment_seconds(item)
+    clips = sorted(clip_rows(item), key=lambda clip: clip["start_s"])
+    if not clips:
+        return [{"start_s": start, "end_s": end, "label": item["label"], "probability": item["probability"]}]
+    centres = [(clip["start_s"] + clip["end_s"]) / 2 for clip in clips]
+    bounds = [start] + [(a + b) / 2 for a, b in zip(centres, centres[1:])] + [max(end, clips[-1]["end_s"])]
+    return [dict(clip, start_s=bounds[i], end_s=bounds[i + 1]) for i, clip in enumerate(clips)]
 
 
 def plot_timeline(
@@ -19,14 +37,7 @@ def plot_timeline(
     """Draw clip-level results when present, segment-level otherwise, and each episode as a bar
     under its label's band (open episodes run to the last record, dashed); returns ``path``."""
     watched = set(watched)
-    spans = []
-    for item in items:
-        rows = clip_rows(item)
-        if not rows:
-            start = float(item["start_seconds"])
-            rows = [{"start_s": start, "end_s": start + float(item["duration_seconds"]), "label": item["label"],
-                     "probability": item["probability"]}]
-        spans.extend(rows)
+    spans = [span for item in items for span in covering_spans(item)]
     episodes = list(episodes)
     labels = sorted({span["label"] for span in spans} | {e.label for e in episodes})
     figure, axes = plt.subplots(figsize=(10, 1.2 + 0.45 * max(1, len(labels))))

@@ -181,6 +181,8 @@ class InferenceService:
                 "sampling": "center" if num_clips == 1 else "clips={}".format(num_clips),
                 "clip_length": self.clip_length,
                 "frame_step": self.frame_step,
+                # In the frames the record keeps (a short segment is scored on repeated frames).
+                "note": note or None,
             },
             video=dict(facts.to_dict(), frame_count=frame_count, bytes=size),
             model=self.predictor.identity,
@@ -190,7 +192,6 @@ class InferenceService:
                 "forward": round(forward_s * 1000, 1),
                 "total": round((finished - started) * 1000, 1),
             },
-            note=note or None,
             warning="random weights: labels are meaningless" if self.predictor.identity["random_weights"] else None,
         ).to_dict()
 

@@ -96,7 +96,8 @@ def test_docs_table_matches_the_cases():
 def key_for(pipeline, case: str) -> tuple[str, str]:
     stream = f"{case.replace('_', '-')}-{uuid.uuid4().hex[:6]}"
     if case == "odd_key":
-        stream = f"cam 1+b {uuid.uuid4().hex[:4]}"
+        # A space, a plus and a literal "%25": each reader must find the key as stored, decoded at most once.
+        stream = f"cam 1+b%25 {uuid.uuid4().hex[:4]}"
         return stream, f"{pipeline.info['stream_prefix']}/{stream}/séquence 00001.ts"
     if case == "outside_prefix":
         return stream, f"elsewhere/{stream}/segment_00001.ts"
@@ -135,8 +136,10 @@ def test_upload_outcome(pipeline, made, case):
         assert len(records) == 1 and not letters
         if case == "very_short":
             assert records[0]["video"]["frame_count"] == 25
+            assert "fewer than" in records[0]["frames"]["note"]  # the record says the last frame was repeated
         if case == "odd_key":
             assert records[0]["segment_seq"] == 1 and records[0]["s3_uri"].endswith(key)
+            assert records[0]["stream_id"] == stream
     else:
         assert execution["status"] == "FAILED"
         assert records == [] and len(letters) == 1

@@ -58,7 +58,7 @@ def test_the_response_contract_refuses_unknown_fields():
     body = {f.name: None for f in dataclasses.fields(EndpointResponse)}
     with pytest.raises(ValueError, match="segment"):
         EndpointResponse.from_dict({**body, "segment": {}})
-    assert "note" not in EndpointResponse.from_dict(body).to_dict()
+    assert "warning" not in EndpointResponse.from_dict(body).to_dict()
 
 
 def test_the_alert_the_workflow_publishes_is_the_event_readers_parse(states):
