@@ -67,6 +67,10 @@ ATTRIBUTES: tuple[Attribute, ...] = (
     Attribute("sequencer", "S", segment("sequencer")),
     Attribute("start_seconds", "N", segment("start_seconds")),
     Attribute("duration_seconds", "N", segment("duration_seconds")),
+    # Which clock gave start_seconds (the first PTS, or sequence x length), the wall-clock start and its source.
+    Attribute("stream_clock", "S", segment("stream_clock")),
+    Attribute("wall_time", "S", segment("wall_time")),
+    Attribute("wall_clock", "S", segment("wall_clock")),
     Attribute("label", "S", result("label")),
     Attribute("probability", "N", result("probability")),
     Attribute("confident", "BOOL", result("confident")),
@@ -79,7 +83,7 @@ ATTRIBUTES: tuple[Attribute, ...] = (
     Attribute("random_weights", "BOOL", result("model.random_weights")),
     Attribute("timings_ms", "JSON", result("timings_ms")),
     Attribute("created_at", "S", "$$.State.EnteredTime"),
-    # The S3 event's time: when the segment was uploaded (the episodes' wall clock, less the duration).
+    # The S3 event's time: when the segment was uploaded.
     Attribute("uploaded_at", "S", "$.time"),
     Attribute("execution_arn", "S", "$$.Execution.Id"),
     Attribute(TTL_ATTRIBUTE, "N", segment("expires_at")),

@@ -13,8 +13,13 @@ Naming rules for segment keys (documented in the README):
 
 from __future__ import annotations
 
+import datetime
+import posixpath
+import re
 from dataclasses import asdict, dataclass
 from enum import Enum
+
+from contracts.mpegts import PTS_HZ, PTS_WRAP
 
 
 class RejectionReason(str, Enum):
@@ -91,9 +96,14 @@ class Segment:
     #: The S3 event's ``sequencer``, normalised by :func:`normalise_sequencer`: orders the
     #: uploads of one key, so that an older upload never replaces a newer record.
     sequencer: str
-    #: Nominal start of the segment in the stream: sequence x segment seconds.
+    #: Start of the segment on the stream clock (:func:`stream_clock`), seconds.
     start_seconds: float
     duration_seconds: float
+    #: Which clock gave ``start_seconds``: :data:`CLOCK_PTS` or :data:`CLOCK_SEQUENCE`.
+    stream_clock: str
+    #: Wall-clock start, ISO 8601 UTC (:func:`wall_clock`), and which source gave it.
+    wall_time: str
+    wall_clock: str
     #: Unix time (seconds) after which DynamoDB's TTL may delete the record.
     expires_at: int
 
@@ -116,3 +126,70 @@ def normalise_sequencer(sequencer: str | None) -> str:
     if any(c not in "0123456789ABCDEF" for c in value):
         value = ""
     return value.ljust(SEQUENCER_WIDTH, "0")
+
+
+# --- Time -------------------------------------------------------------------------------------------
+
+#: ``stream_clock`` values: the segment's first PTS, or its sequence number x the segment length.
+CLOCK_PTS = "pts"
+CLOCK_SEQUENCE = "sequence"
+#: ``wall_clock`` values: the playlist's EXT-X-PROGRAM-DATE-TIME, or the upload time less the duration.
+WALL_PROGRAM_DATE_TIME = "program-date-time"
+WALL_UPLOAD_TIME = "upload-time"
+#: The PTS clock applies while it places the segment in its own slot of the sequence clock: within
+#: half a segment of ``sequence x length``, widened by this share of the elapsed stream time for
+#: sources whose segments are not exactly the configured length (a 10.01 s segment drifts 0.1 %).
+#: A PTS outside (a source whose timestamps restart or start elsewhere) is not continuous.
+CLOCK_DRIFT = 0.01
+
+
+def stream_clock(sequence: int, segment_seconds: float, pts: int | None) -> tuple[float, str]:
+    """The segment's start on the stream clock and the clock used (:data:`CLOCK_PTS` / :data:`CLOCK_SEQUENCE`).
+
+    ``pts`` is the first video PTS in 90 kHz ticks (``None`` when the segment carries none);
+    the 33-bit PTS wraps every 26.5 hours and is unwrapped to the turn nearest the nominal start.
+    The result depends on the segment alone, never on which segments arrived before it.
+    """
+    nominal = float(sequence * segment_seconds)
+    if pts is None:
+        return nominal, CLOCK_SEQUENCE
+    wrap = PTS_WRAP / PTS_HZ
+    seconds = pts / PTS_HZ
+    seconds += round((nominal - seconds) / wrap) * wrap
+    if abs(seconds - nominal) > max(segment_seconds / 2, CLOCK_DRIFT * nominal):
+        return nominal, CLOCK_SEQUENCE
+    return round(seconds, 6), CLOCK_PTS
+
+
+_SEQUENCE_SUFFIX = re.compile(r"[_-]?\d+\.ts$", re.IGNORECASE)
+PLAYLIST_SUFFIX = ".m3u8"
+
+
+def playlist_key(segment_key: str) -> str:
+    """The media playlist that lists a segment: its name less the sequence number (and a ``_`` or ``-``
+    before it), ``.m3u8``, in the same folder.
+
+    MediaLive's ``live/cam-1/channel_720p_00000012.ts`` is listed in ``live/cam-1/channel_720p.m3u8``;
+    the local stream's ``live/cam-1/segment_00012.ts`` in ``live/cam-1/segment.m3u8``.
+    """
+    folder, name = posixpath.split(segment_key)
+    return posixpath.join(folder, (_SEQUENCE_SUFFIX.sub("", name) or "index") + PLAYLIST_SUFFIX)
+
+
+def wall_clock(
+    program_date_time: datetime.datetime | None, uploaded_at: datetime.datetime, duration_seconds: float
+) -> tuple[str, str]:
+    """The segment's wall-clock start (ISO 8601, UTC, milliseconds) and its source.
+
+    The playlist's ``EXT-X-PROGRAM-DATE-TIME`` for the segment when the source writes one
+    (:data:`WALL_PROGRAM_DATE_TIME`), else the upload time less the duration: a live source
+    uploads a segment once it is complete (:data:`WALL_UPLOAD_TIME`).
+    """
+    if program_date_time is not None:
+        start, source = program_date_time, WALL_PROGRAM_DATE_TIME
+    else:
+        start, source = uploaded_at - datetime.timedelta(seconds=duration_seconds), WALL_UPLOAD_TIME
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=datetime.timezone.utc)
+    text = start.astimezone(datetime.timezone.utc).isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z"), source

@@ -5,8 +5,9 @@ client and the livestream bucket. Segments are uploaded as ffmpeg finishes
 them (the playlist names a segment once it is complete), with the playlist
 itself uploaded after each, as MediaLive does.
 
-Key layout: ``<stream prefix>/<stream id>/segment_<5 digits>.ts`` and
-``<stream prefix>/<stream id>/index.m3u8``.
+Key layout: ``<stream prefix>/<stream id>/segment_<5 digits>.ts`` and the playlist that
+lists them, ``<stream prefix>/<stream id>/segment.m3u8`` (contracts.segments.playlist_key),
+dated with ``EXT-X-PROGRAM-DATE-TIME`` (the segments' wall clock).
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ from typing import Callable, Iterable
 import cv2
 from tqdm import tqdm
 
-from contracts.segments import stream_folder
+from contracts.segments import playlist_key, stream_folder
 from devstack.errors import DevstackError
 from videos.samples import hls_command
 
 SEGMENT_NAME = "segment_"
-PLAYLIST = "index.m3u8"
+PLAYLIST = playlist_key(f"{SEGMENT_NAME}00000.ts")
 
 
 class NotAVideo(DevstackError):
@@ -87,7 +88,8 @@ def stream_video(
     base = stream_folder(stream_prefix, stream_id).rstrip("/")
     with tempfile.TemporaryDirectory(prefix="hls-") as workdir:
         command = hls_command(
-            video, workdir, name=SEGMENT_NAME, segment_seconds=segment_seconds, loops=loops, realtime=realtime
+            video, workdir, name=SEGMENT_NAME, segment_seconds=segment_seconds, loops=loops, realtime=realtime,
+            playlist=PLAYLIST, program_date_time=True,
         )
         errors_file = os.path.join(workdir, "ffmpeg.err")
         with open(errors_file, "wb") as ffmpeg_errors:

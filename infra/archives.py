@@ -164,18 +164,39 @@ def _prune(out_dir: str, prefix: str, keep: str) -> None:
 #: Packages the Lambda imports; its handler is lambdas.validate_segment.handler.handler.
 LAMBDA_PACKAGES = ("lambdas", "contracts")
 LAMBDA_HANDLER = "lambdas.validate_segment.handler.handler"
+#: Pure-Python libraries the Lambda imports beyond the runtime's boto3 and the Powertools layer,
+#: copied from this environment (requirements.txt): the m3u8 playlist parser.
+LAMBDA_VENDORED = ("m3u8",)
+
+
+def _vendored_files(package: str) -> list[tuple[str, str]]:
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"{package} is not installed: pip install -c constraints.txt -r requirements.txt")
+    base = list(spec.submodule_search_locations)[0]
+    found = []
+    for folder, dirs, files in os.walk(base):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(files):
+            if name.endswith(".py"):
+                path = os.path.join(folder, name)
+                found.append((path, os.path.join(package, os.path.relpath(path, base))))
+    return found
 
 
 def lambda_archive_bytes() -> bytes:
     buffer = io.BytesIO()
+    files = [f for package in LAMBDA_PACKAGES for f in _package_files(package)]
+    files += [f for package in LAMBDA_VENDORED for f in _vendored_files(package)]
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for package in LAMBDA_PACKAGES:
-            for path, relative in _package_files(package):
-                info = zipfile.ZipInfo(relative, date_time=(1980, 1, 1, 0, 0, 0))
-                info.external_attr = 0o644 << 16
-                info.compress_type = zipfile.ZIP_DEFLATED
-                with open(path, "rb") as handle:
-                    archive.writestr(info, handle.read())
+        for path, relative in files:
+            info = zipfile.ZipInfo(relative, date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with open(path, "rb") as handle:
+                archive.writestr(info, handle.read())
     return buffer.getvalue()
 
 

@@ -147,6 +147,11 @@ class LiveSource(pulumi.ComponentResource):
                                 "ts_file_mode": "SEGMENTED_FILES",
                                 "mode": "LIVE",
                                 "manifest_duration_format": "INTEGER",
+                                # EXT-X-PROGRAM-DATE-TIME on every segment, from the UTC clock: the
+                                # segments' wall clock (the validation Lambda reads it from the playlist).
+                                "program_date_time": "INCLUDE",
+                                "program_date_time_clock": "SYSTEM_CLOCK",
+                                "program_date_time_period": args.segment_seconds,
                                 # No hls_cdn_settings/canned_acl: MediaLive's S3CannedAcl enum has no
                                 # "NONE"; sending no ACL is leaving the field out (the buckets enforce
                                 # bucket-owner ownership, which refuses ACLs anyway).

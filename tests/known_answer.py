@@ -46,7 +46,8 @@ HEX = {"red": "0xFF0000", "green": "0x00FF00", "blue": "0x0000FF", "black": "0x0
 
 
 def colour_segment(path: str, colour: str, seconds: int = 10, offset_s: float = 0.0) -> str:
-    """A solid-colour MPEG-TS segment (320x240, 25 fps, GOP 50), its timestamps starting at ``offset_s``."""
+    """A solid-colour MPEG-TS segment (320x240, 25 fps, GOP 50), its first PTS exactly ``offset_s``
+    (no mux delay; libx264's ultrafast preset has no B-frames)."""
     from videos.samples import ffmpeg_exe
 
     colour = HEX.get(colour, colour)
@@ -54,7 +55,7 @@ def colour_segment(path: str, colour: str, seconds: int = 10, offset_s: float = 
         [ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "lavfi", "-i", f"color=c={colour}:s=320x240:r=25:d={seconds}",
          "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
          "-g", "50", "-keyint_min", "50", "-sc_threshold", "0", "-an",
-         "-output_ts_offset", f"{offset_s:.3f}", "-f", "mpegts", path],
+         "-muxdelay", "0", "-muxpreload", "0", "-output_ts_offset", f"{offset_s:.3f}", "-f", "mpegts", path],
         check=True,
     )
     return path

@@ -57,8 +57,14 @@ def hls_command(
     gop_frames: int = 50,
     pix_fmt: str = "yuv420p",
     duration_s: Optional[float] = None,
+    playlist: str = "index.m3u8",
+    program_date_time: bool = False,
 ) -> List[str]:
-    """The ffmpeg command that writes ``<name>00000.ts``... and ``index.m3u8`` to ``out_dir``."""
+    """The ffmpeg command that writes ``<name>00000.ts``... and ``playlist`` to ``out_dir``.
+
+    With ``program_date_time`` the playlist dates each segment (``EXT-X-PROGRAM-DATE-TIME``), as a
+    MediaLive channel with ``program_date_time`` INCLUDE does.
+    """
     command = [ffmpeg_exe(), "-loglevel", "error", "-y"]
     if realtime:
         command += ["-re"]
@@ -81,8 +87,12 @@ def hls_command(
         "-hls_time", str(segment_seconds),
         "-hls_segment_type", "mpegts",
         "-hls_list_size", "0",
+    ]
+    if program_date_time:
+        command += ["-hls_flags", "program_date_time"]
+    command += [
         "-hls_segment_filename", os.path.join(out_dir, name + "%05d.ts"),
-        os.path.join(out_dir, "index.m3u8"),
+        os.path.join(out_dir, playlist),
     ]
     return command
 

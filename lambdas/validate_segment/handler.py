@@ -20,11 +20,13 @@ from aws_lambda_powertools.utilities.parser import ValidationError, parse
 from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
 from botocore.exceptions import ClientError
 
+from contracts import mpegts
 from contracts.environment import LambdaEnvironment
 from contracts.s3keys import is_not_found, is_replaced, key_candidates, read_condition
-from contracts.segments import RejectionReason, Segment, normalise_sequencer
+from contracts.segments import RejectionReason, Segment, normalise_sequencer, playlist_key, stream_clock, wall_clock
+from lambdas.validate_segment.playlist import MAX_PLAYLIST_BYTES, program_date_time
 from lambdas.validate_segment.rules import (
-    TS_HEADER_BYTES,
+    TS_READ_BYTES,
     SegmentRejected,
     check_mpeg_ts,
     check_size,
@@ -65,6 +67,25 @@ def _head(bucket: str, key: str, condition: dict[str, str]) -> tuple[str, dict[s
     raise SegmentRejected(RejectionReason.OBJECT_MISSING, f"s3://{bucket}/{key} no longer exists")
 
 
+def _playlist_date(bucket: str, key: str, sequence: int):
+    """The segment's EXT-X-PROGRAM-DATE-TIME from the playlist beside it, or None (see the playlist module)."""
+    playlist = playlist_key(key)
+    try:
+        reply = _client().get_object(Bucket=bucket, Key=playlist)
+        if int(reply["ContentLength"]) > MAX_PLAYLIST_BYTES:
+            reply["Body"].close()
+            return None
+        text = reply["Body"].read().decode("utf-8", errors="replace")
+    except ClientError as error:  # no playlist (or not readable): the upload time applies
+        logger.debug("no playlist", extra={"playlist": playlist, "code": error.response["Error"]["Code"]})
+        return None
+    try:
+        return program_date_time(text, key.rsplit("/", 1)[-1], sequence)
+    except Exception as error:  # a malformed playlist must not reject a good segment
+        logger.warning("playlist not readable", extra={"playlist": playlist, "error": str(error)})
+        return None
+
+
 def validate(event: dict[str, Any]) -> Segment:
     try:
         parsed = parse(event=event, model=S3EventNotificationEventBridgeModel)
@@ -87,12 +108,17 @@ def validate(event: dict[str, Any]) -> Segment:
     size = int(head["ContentLength"])
     check_size(size, max_bytes)
     try:
-        header = _client().get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{TS_HEADER_BYTES - 1}", **condition)
+        header = _client().get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{TS_READ_BYTES - 1}", **condition)
     except ClientError as error:
         if not is_replaced(error):
             raise
         raise SegmentRejected(RejectionReason.OBJECT_REPLACED, f"s3://{bucket}/{key} was overwritten while it was checked")
-    check_mpeg_ts(header["Body"].read())
+    first_bytes = header["Body"].read()
+    check_mpeg_ts(first_bytes)
+    start_seconds, clock = stream_clock(key_names.sequence, segment_seconds, mpegts.first_video_pts(first_bytes))
+    wall_time, wall_source = wall_clock(
+        _playlist_date(bucket, key, key_names.sequence), parsed.time, segment_seconds
+    )
 
     etag = (parsed.detail.object.etag or head.get("ETag", "")).strip('"')
     version_id = parsed.detail.object.version_id or head.get("VersionId")
@@ -112,8 +138,11 @@ def validate(event: dict[str, Any]) -> Segment:
         object_version=object_version,
         version_id=version_id,
         sequencer=normalise_sequencer(parsed.detail.object.sequencer),
-        start_seconds=key_names.sequence * segment_seconds,
+        start_seconds=start_seconds,
         duration_seconds=segment_seconds,
+        stream_clock=clock,
+        wall_time=wall_time,
+        wall_clock=wall_source,
         expires_at=int(time.time() + ttl_days * 86400),
     )
 

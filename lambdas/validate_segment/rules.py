@@ -12,6 +12,9 @@ from contracts.segments import MAX_SEQUENCE_DIGITS, SEGMENT_SUFFIX, RejectionRea
 #: Packets checked at the start of the object (a ranged GET of this many bytes).
 TS_PACKETS_CHECKED = 5
 TS_HEADER_BYTES = mpegts.PACKET_SIZE * TS_PACKETS_CHECKED
+#: Bytes read from the start (one ranged GET): the checked packets and enough more to reach the
+#: first video PES header after the PAT/PMT (and a PCR-only packet or two), for the first PTS.
+TS_READ_BYTES = mpegts.PACKET_SIZE * 32
 
 _SEQUENCE = re.compile(r"(\d+)(?!.*\d)")
 

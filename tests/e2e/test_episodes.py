@@ -179,6 +179,33 @@ def test_episodes_notifications_evidence_stall_and_resume(chain):
     assert types.count("StreamResumed") == 1 and types.count("ActivityStarted") == 3
 
 
+def test_time_comes_from_the_pts_and_the_playlists_dates(stack, tmp_path):
+    """Segments whose first PTS is 3.3 s past sequence x 10 (an encoder that started late), dated by their
+    playlist: records, the episode and its events carry the PTS clock and the playlist's wall clock, exactly."""
+    stream = f"pts-{uuid.uuid4().hex[:6]}"
+    timeline = ["black", "red", "red", "black", "black"]
+    files = {f"{c}{seq}": colour_segment(str(tmp_path / f"{seq}.ts"), c, offset_s=seq * 10 + 3.3)
+             for seq, c in enumerate(timeline)}
+    chain = Chain(stack, files)
+    playlist = "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXT-X-PROGRAM-DATE-TIME:2026-11-25T12:00:00.000Z\n" + "".join(
+        f"#EXTINF:10.000,\nsegment_{seq:05d}.ts\n" for seq in range(len(timeline)))
+    before = len(observe.executions(chain.info))
+    chain.clients["s3"].put_object(Bucket=chain.info["livestream_bucket"],
+                                   Key=f"{chain.info['stream_prefix']}/{stream}/segment.m3u8", Body=playlist.encode())
+    observe.wait_for_executions(chain.info, before + 1, timeout_s=60)  # the playlist's own (ends at once)
+    chain.upload_all(stream, [(seq, f"{c}{seq}") for seq, c in enumerate(timeline)])
+
+    records = observe.timeline(chain.info, stream)
+    assert [(r["start_seconds"], r["stream_clock"], r["wall_time"], r["wall_clock"]) for r in records] == [
+        (seq * 10 + 3.3, "pts", f"2026-11-25T12:00:{seq * 10:02d}.000Z", "program-date-time") for seq in range(5)]
+    (red,) = [e for e in reader.for_stream(chain.info, stream) if e.label == "red"]
+    assert (red.start_seconds, red.end_seconds) == (13.3, 33.3)  # not 10 and 30: sequence x 10 is off by 3.3 s
+    assert (red.start_time, red.end_time) == ("2026-11-25T12:00:10.000Z", "2026-11-25T12:00:30.000Z")
+    details = {e["detail-type"]: e["detail"] for e in chain.bus_events(stream) if e["detail"].get("label") == "red"}
+    assert (details["ActivityStarted"]["start_seconds"], details["ActivityEnded"]["end_seconds"]) == (13.3, 33.3)
+    assert details["ActivityEnded"]["start_time"] == "2026-11-25T12:00:10.000Z"
+
+
 def test_a_segment_later_than_the_bound_is_recorded_and_changes_nothing(chain):
     stream = f"late-{uuid.uuid4().hex[:6]}"
     chain.upload_all(stream, [(0, "red"), (1, "red"), (3, "black"), (4, "black")])

@@ -1,6 +1,7 @@
 """The validation Lambda's handler against moto's S3, with EventBridge events from tests/events/."""
 
 import copy
+import datetime
 import importlib
 import sys
 
@@ -127,3 +128,65 @@ def test_malformed_and_foreign_events_are_rejected(s3, validate):
         validate.handler({"hello": "world"}, Context())
     with pytest.raises(rejection_class(RejectionReason.MALFORMED_EVENT)):
         validate.handler(load_event("s3_object_deleted.json"), Context())
+
+
+@pytest.fixture(scope="module")
+def dated_stream(tmp_path_factory):
+    """Three 2-second red HLS segments 50..52 from ffmpeg, starting at PTS 100.5 s (no mux delay), and their
+    playlist dated with EXT-X-PROGRAM-DATE-TIME, as MediaLive writes it."""
+    import os
+    import subprocess
+
+    from videos.samples import hls_command
+
+    out = tmp_path_factory.mktemp("dated")
+    command = hls_command(os.devnull, str(out), name="segment_", segment_seconds=2, gop_frames=25,
+                          playlist="segment.m3u8", program_date_time=True)
+    at = command.index("-i")
+    command[at:at + 2] = ["-f", "lavfi", "-i", "color=c=red:s=64x48:r=25:d=6"]
+    hls = command.index("hls") - 1
+    command[hls:hls] = ["-output_ts_offset", "100.5", "-muxdelay", "0", "-muxpreload", "0", "-start_number", "50"]
+    subprocess.run(command, check=True)
+    return out
+
+
+def test_time_from_the_first_pts_and_the_playlist(s3, monkeypatch, dated_stream):
+    """Segments 50..52 of 2 s start at PTS 100.5, 102.5, 104.5: the stream clock is the PTS, not 100, 102, 104;
+    the wall clock is the playlist's date for each (a listed one, and the next one not listed yet)."""
+    import m3u8
+
+    from contracts import mpegts
+    from contracts.segments import CLOCK_PTS, WALL_PROGRAM_DATE_TIME, WALL_UPLOAD_TIME
+
+    monkeypatch.setenv("SEGMENT_SECONDS", "2")
+    validate = fresh_handler()
+    names = sorted(p.name for p in dated_stream.glob("*.ts"))
+    assert names[0] == "segment_00050.ts"
+    for name in names:
+        s3.upload_file(str(dated_stream / name), BUCKET, f"live/cam/{name}")
+    listed = m3u8.load(str(dated_stream / "segment.m3u8"))
+    # The playlist as the source has it when the last segment's event arrives: not listing it yet.
+    partial = (dated_stream / "segment.m3u8").read_text().split(names[-1])[0].rsplit("#EXTINF", 1)[0]
+    s3.put_object(Bucket=BUCKET, Key="live/cam/segment.m3u8", Body=partial.encode())
+
+    for index, name in enumerate(names):
+        segment = Segment(**validate.handler(event_for(f"live/cam/{name}", s3), Context()))
+        assert mpegts.first_video_pts((dated_stream / name).read_bytes()) == (100.5 + 2 * index) * mpegts.PTS_HZ
+        assert (segment.start_seconds, segment.stream_clock) == (100.5 + 2 * index, CLOCK_PTS)
+        expected = listed.segments[index].current_program_date_time
+        assert segment.wall_clock == WALL_PROGRAM_DATE_TIME
+        assert segment.wall_time == expected.astimezone(datetime.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    # No playlist: the S3 event's time (2026-11-24T12:00:00Z) less the segment's duration.
+    s3.delete_object(Bucket=BUCKET, Key="live/cam/segment.m3u8")
+    segment = Segment(**validate.handler(event_for(f"live/cam/{names[0]}", s3), Context()))
+    assert (segment.wall_time, segment.wall_clock) == ("2026-11-24T11:59:58.000Z", WALL_UPLOAD_TIME)
+
+
+def test_sequence_clock_when_the_pts_is_elsewhere(s3, validate, segments):
+    """A segment whose PTS (1.4 s) is far from its slot (seq 42 x 10 s): timestamps not continuous."""
+    from contracts.segments import CLOCK_SEQUENCE
+
+    s3.upload_file(segments["bikes"][0], BUCKET, "live/cam-1/segment_00042.ts")
+    segment = Segment(**validate.handler(event_for("live/cam-1/segment_00042.ts", s3), Context()))
+    assert (segment.start_seconds, segment.stream_clock) == (420.0, CLOCK_SEQUENCE)

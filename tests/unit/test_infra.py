@@ -258,6 +258,7 @@ def test_lambda_archive_imports_in_a_clean_interpreter_with_the_environment_the_
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         archive.extractall(tmp_path)
         assert "lambdas/validate_segment/handler.py" in archive.namelist()
+        assert "m3u8/__init__.py" in archive.namelist()  # vendored: the runtime has no m3u8
     module, attribute = archives.LAMBDA_HANDLER.rsplit(".", 1)
     probe = f"import {module} as m; assert callable(m.{attribute}); print('ok')"
     result = subprocess.run(
