@@ -1,7 +1,9 @@
 """The console in a real browser (Debian's chromium driven by Playwright) on the local stack.
 
 Every page is loaded as a person would; screenshots land in ``$CONSOLE_SCREENSHOTS``
-(``docs/`` refreshes the README's pictures) or in a temporary folder.
+(``docs/`` refreshes the README's pictures) or in a temporary folder. The stack
+serves the known-answer colour model (tests/known_answer.py), so that a stream of
+solid red segments makes an episode with a snapshot and a clip to open.
 """
 
 import os
@@ -11,8 +13,10 @@ import uuid
 import pytest
 import requests
 
+from contracts.segments import RejectionReason, rejection_error
 from devstack.console.app import serve
 from devstack.console.data import ConsoleData
+from tests.known_answer import build_colour_model, colour_segment
 
 pytestmark = pytest.mark.slow
 
@@ -25,12 +29,25 @@ HOSTILE = "<img src=x onerror=alert(1)>"
 WAIT_MS = 180_000  # a segment through the whole chain on a busy 2-core machine
 
 
+WATCHED = ["red"]
+
+
 @pytest.fixture(scope="module")
-def stack(model_dir, tmp_path_factory):
-    """This module's own local stack (default config and timeouts)."""
+def colours(tmp_path_factory):
+    """The colour model, and a red-red-black-black stream whose timestamps run on (segment n starts at 10 n s)."""
+    base = tmp_path_factory.mktemp("console-colours")
+    model = build_colour_model(str(base / "model"))
+    timeline = ["red", "red", "black", "black"]
+    return model, [colour_segment(str(base / f"{n}.ts"), c, offset_s=10.0 * n) for n, c in enumerate(timeline)]
+
+
+@pytest.fixture(scope="module")
+def stack(colours, tmp_path_factory):
+    """This module's own local stack (default config and timeouts), serving the colour model."""
     from devstack.stack import LocalStack
 
-    local = LocalStack(state_dir=str(tmp_path_factory.mktemp("console-stack")), overrides={})
+    local = LocalStack(state_dir=str(tmp_path_factory.mktemp("console-stack")),
+                       overrides={"modelDir": colours[0], "watchActivities": WATCHED})
     local.start(log=lambda *_: None)
     yield local
     local.stop()
@@ -138,7 +155,43 @@ def test_stream_page_follows_a_new_segment_while_the_stream_runs(console, page, 
     assert page.locator("#segments tbody tr").count() == 2
     label = page.locator('#segments tr[data-segment-seq="2"] td.label').inner_text()
     assert label == pipeline.records(stream)[-1]["label"]
+
+
+def test_an_episode_shows_its_snapshot_and_plays_its_clip(console, page, stack, colours, shots):
+    from devstack import episodes as reader
+    from tests.e2e.conftest import Pipeline
+
+    pipeline = Pipeline(stack)
+    stream = f"episode-{uuid.uuid4().hex[:6]}"
+    for seq, path in enumerate(colours[1]):  # one at a time: the endpoint is one process on a small machine
+        before = pipeline.upload(f"{pipeline.info['stream_prefix']}/{stream}/segment_{seq:05d}.ts", path=path)
+        pipeline.wait(before, timeout_s=WAIT_MS / 1000)
+    (red,) = [e for e in reader.for_stream(stack.info, stream) if e.label == "red"]
+    assert (red.status, red.start_seconds, red.end_seconds) == ("closed", 0.0, 20.0) and red.clip_uri
+
+    open_page(page, f"{console}/stream?id={stream}")
+    assert page.locator("#timeline .barlayer .point").count() >= 1  # the episodes drawn as bars
     shots(page, "stream")
+    card = page.locator(f'article.episode[data-episode-id="{red.episode_id}"]')
+    assert card.locator(".label").inner_text() == "red"
+    assert card.locator("img.snapshot").evaluate(
+        "img => img.complete ? img.naturalWidth : new Promise(r => img.addEventListener('load', () => r(img.naturalWidth)))"
+    ) == 320  # the snapshot loaded from its presigned URL
+    video = card.locator("video.clip")
+    duration = video.evaluate(
+        "v => v.readyState >= 1 ? v.duration : new Promise((ok, bad) => {"
+        " v.addEventListener('loadedmetadata', () => ok(v.duration), {once: true});"
+        " v.addEventListener('error', () => bad(new Error('video error ' + (v.error && v.error.code))), {once: true}); })"
+    )
+    assert 20.0 <= duration <= 31.0, duration  # the episode (20 s) and its post-roll, as far as the stream goes
+    played = video.evaluate(
+        "v => new Promise((ok, bad) => { v.addEventListener('timeupdate', () => v.currentTime > 0 && ok(v.currentTime));"
+        " v.play().catch(bad); })"
+    )
+    assert played > 0
+    video.evaluate("v => { v.pause(); v.currentTime = 5; }")  # a red frame for the picture
+    card.scroll_into_view_if_needed()
+    shots(page, "episode")
 
 
 def test_executions_page_and_one_execution_state_by_state(console, page, recorded, shots):
@@ -168,7 +221,7 @@ def test_a_failed_execution_shows_the_failed_state_with_error_and_cause(console,
     assert page.locator("#execution-status").inner_text() == "FAILED"
     validate = page.locator('#states li[data-state="ValidateSegment"]')
     assert "caught" in validate.get_attribute("class")
-    assert validate.locator(".failure .error").inner_text() == "SegmentRejected"
+    assert validate.locator(".failure .error").inner_text() == rejection_error(RejectionReason.NOT_MPEG_TS)
     assert "NOT_MPEG_TS" in validate.locator(".failure .cause").inner_text()
     assert page.locator('#states li[data-state="SegmentFailed"]').get_attribute("class").endswith("failed")
 
