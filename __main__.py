@@ -13,7 +13,7 @@ from contracts.environment import EndpointEnvironment, LambdaEnvironment
 from infra import archives
 from infra.alerts import Alerts, AlertsArgs
 from infra.console_links import executions_console_url
-from infra.episodes import Episodes, EpisodesArgs, lambda_environment
+from infra.episodes import Episodes, EpisodesArgs, settings_environment
 from infra.live_source import LiveSource, LiveSourceArgs
 from infra.model_endpoint import SERVERLESS_MODE, ModelEndpoint, ModelEndpointArgs, default_inference_image
 from infra.naming import physical_name
@@ -130,7 +130,7 @@ episodes = Episodes(
         log_retention_days=settings.log_retention_days,
         timeout_seconds=settings.episodes_timeout_seconds,
         sweep_schedule=settings.sweep_schedule,
-        environment=lambda_environment(settings, settings.segment_seconds),
+        settings_environment=settings_environment(settings),
     ),
 )
 

@@ -40,11 +40,17 @@ class _Environment:
                 raise MissingEnvironment("{}={!r} is not a valid {}".format(f.name.upper(), raw, _type_name(f.type)))
         return cls(**values)
 
-    def to_environ(self) -> Dict[str, str]:
-        values = {}
+    def to_environ(self) -> Dict[str, Any]:
+        """The variables, as text; a value that is not yet known (a Pulumi ``Output``) is passed as is."""
+        values = {}  # type: Dict[str, Any]
         for f in fields(self):
             value = getattr(self, f.name)
-            values[f.name.upper()] = ",".join(value) if isinstance(value, tuple) else str(value)
+            if isinstance(value, tuple):
+                values[f.name.upper()] = ",".join(value)
+            elif isinstance(value, (str, int, float)):
+                values[f.name.upper()] = str(value)
+            else:
+                values[f.name.upper()] = value
         return values
 
     @classmethod
@@ -85,3 +91,30 @@ class EndpointEnvironment(_Environment):
     max_segment_bytes: int
     max_segment_seconds: float
     max_frame_pixels: int
+
+
+@dataclass(frozen=True)
+class EpisodesEnvironment(_Environment):
+    """The episodes Lambda's configuration (the fold, its events, the sweep and the evidence)."""
+
+    episodes_table: str
+    records_table: str
+    #: The bus the episode and stream events go to.
+    event_bus_name: str
+    #: Labels whose episodes send events (comma-separated; empty: no activity events).
+    notify_labels: Tuple[str, ...]
+    episode_threshold: float
+    episode_open_segments: int
+    episode_close_segments: int
+    episode_lateness_seconds: float
+    #: The sweep declares a stream stalled after this long without a record.
+    stall_seconds: float
+    segment_seconds: float
+    #: Where evidence (snapshot, clip) is written: ``s3://<bucket>/<prefix>/<stream>/<episode>/``.
+    evidence_bucket: str
+    evidence_prefix: str
+    evidence_preroll_seconds: float
+    evidence_postroll_seconds: float
+    evidence_max_clip_seconds: float
+    #: ffmpeg in the Lambda layer (elsewhere, ffmpeg on the path or the ``imageio-ffmpeg`` wheel's).
+    ffmpeg_path: str

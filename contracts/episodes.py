@@ -75,12 +75,12 @@ LOST_MEMORY = 500
 
 @dataclass(frozen=True)
 class EpisodeRules:
-    """The episode rule's settings (stack config ``episode*``, ``stallSegments``)."""
+    """The episode rule's settings (stack config ``episode*``; defaults in ``Pulumi.yaml`` only)."""
 
-    threshold: float = 0.5
-    open_segments: int = 1
-    close_segments: int = 2
-    lateness_seconds: float = 300.0
+    threshold: float
+    open_segments: int
+    close_segments: int
+    lateness_seconds: float
 
     def validate(self) -> None:
         if not 0.0 <= self.threshold <= 1.0:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from contracts import episodes as ep
+from contracts.environment import EpisodesEnvironment
 from infra import archives, policies
 
 #: Where the layer puts ffmpeg (Lambda adds /opt/bin to PATH).
@@ -63,7 +65,8 @@ class EpisodesArgs:
     log_retention_days: int
     timeout_seconds: int
     sweep_schedule: str
-    environment: dict[str, str] = field(default_factory=dict)
+    #: The stack settings the Lambda reads (:func:`settings_environment`); the component adds its resources' names.
+    settings_environment: dict[str, Any]
 
 
 class Episodes(pulumi.ComponentResource):
@@ -157,14 +160,16 @@ class Episodes(pulumi.ComponentResource):
             ephemeral_storage={"size": 2048},
             environment={
                 "variables": {
-                    **args.environment,
-                    "EPISODES_TABLE": self.table.name,
-                    "RECORDS_TABLE": args.records_table.name,
-                    "EVENT_BUS_NAME": args.bus.name,
-                    "NOTIFY_LABELS": json.dumps(list(args.notify_labels)),
-                    "EVIDENCE_BUCKET": args.livestream_bucket.bucket,
-                    "EVIDENCE_PREFIX": args.evidence_prefix.strip("/"),
-                    "FFMPEG_PATH": FFMPEG_IN_LAYER,
+                    **EpisodesEnvironment(
+                        **args.settings_environment,
+                        episodes_table=self.table.name,
+                        records_table=args.records_table.name,
+                        event_bus_name=args.bus.name,
+                        notify_labels=tuple(args.notify_labels),
+                        evidence_bucket=args.livestream_bucket.bucket,
+                        evidence_prefix=args.evidence_prefix.strip("/"),
+                        ffmpeg_path=FFMPEG_IN_LAYER,
+                    ).to_environ(),
                     "POWERTOOLS_SERVICE_NAME": "episodes",
                 }
             },
@@ -194,16 +199,15 @@ class Episodes(pulumi.ComponentResource):
         self.register_outputs({"table_name": self.table.name, "function_name": self.function.name})
 
 
-def lambda_environment(settings, segment_seconds: int) -> dict[str, str]:
-    """The episode rule's settings as the Lambda reads them."""
-    return {
-        "EPISODE_THRESHOLD": str(settings.episode_threshold),
-        "EPISODE_OPEN_SEGMENTS": str(settings.episode_open_segments),
-        "EPISODE_CLOSE_SEGMENTS": str(settings.episode_close_segments),
-        "EPISODE_LATENESS_SECONDS": str(settings.episode_lateness_seconds),
-        "STALL_SECONDS": str(settings.stall_segments * segment_seconds),
-        "SEGMENT_SECONDS": str(segment_seconds),
-        "EVIDENCE_PREROLL_SECONDS": str(settings.evidence_preroll_seconds),
-        "EVIDENCE_POSTROLL_SECONDS": str(settings.evidence_postroll_seconds),
-        "EVIDENCE_MAX_CLIP_SECONDS": str(settings.evidence_max_clip_seconds),
-    }
+#: Fields of :class:`contracts.environment.EpisodesEnvironment` that are stack settings of the same name.
+SETTINGS_FIELDS = (
+    "episode_threshold", "episode_open_segments", "episode_close_segments", "episode_lateness_seconds",
+    "segment_seconds", "evidence_preroll_seconds", "evidence_postroll_seconds", "evidence_max_clip_seconds",
+)
+
+
+def settings_environment(settings) -> dict[str, Any]:
+    """The fields of :class:`contracts.environment.EpisodesEnvironment` that come from the stack's settings."""
+    values = {name: getattr(settings, name) for name in SETTINGS_FIELDS}
+    values["stall_seconds"] = settings.stall_segments * settings.segment_seconds
+    return values

@@ -8,14 +8,15 @@
   only begin on a keyframe: the clip starts at the keyframe at or before the
   requested time (segments have a 2-second GOP, so at most 2 s earlier).
 
-Written to ``s3://<EVIDENCE_BUCKET>/<EVIDENCE_PREFIX>/<stream id>/<episode id>/``
+Written to ``s3://<evidence bucket>/<evidence prefix>/<stream id>/<episode id>/``
 (``snapshot.jpg``, ``clip.mp4``), a prefix with its own lifecycle, longer than
 the segments'. ``ActivityStarted`` gets the snapshot so far; ``ActivityEnded``
 the final snapshot and the clip.
 
-ffmpeg: ``FFMPEG_PATH`` (the Lambda layer puts the static binary from the
-``imageio-ffmpeg`` wheel at ``/opt/bin/ffmpeg``), else ``ffmpeg`` on the path,
-else the ``imageio-ffmpeg`` package's binary.
+Settings: the Lambda's :class:`contracts.environment.EpisodesEnvironment`.
+ffmpeg: ``ffmpeg_path`` (the Lambda layer puts the static binary from the
+``imageio-ffmpeg`` wheel at ``/opt/bin/ffmpeg``) when it exists, else
+``ffmpeg`` on the path, else the ``imageio-ffmpeg`` package's binary.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any, Sequence
 import boto3
 
 from contracts import episodes as ep
+from contracts.environment import EpisodesEnvironment
 
 FFMPEG_TIMEOUT_SECONDS = 20
 
@@ -41,8 +43,7 @@ class Made:
     error: str | None = None
 
 
-def ffmpeg_binary() -> str:
-    configured = os.environ.get("FFMPEG_PATH")
+def ffmpeg_binary(configured: str) -> str:
     if configured and os.path.exists(configured):
         return configured
     found = shutil.which("ffmpeg")
@@ -53,9 +54,8 @@ def ffmpeg_binary() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def evidence_key(stream_id: str, episode_id: str, name: str) -> str:
-    prefix = os.environ.get("EVIDENCE_PREFIX", "evidence").strip("/")
-    return f"{prefix}/{stream_id}/{episode_id}/{name}"
+def evidence_key(prefix: str, stream_id: str, episode_id: str, name: str) -> str:
+    return f"{prefix.strip('/')}/{stream_id}/{episode_id}/{name}"
 
 
 def _split(uri: str) -> tuple[str, str]:
@@ -63,9 +63,9 @@ def _split(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-def _run(arguments: list[str]) -> None:
+def _run(ffmpeg: str, arguments: list[str]) -> None:
     completed = subprocess.run(  # nosec B603: fixed argument list, no shell
-        [ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-y", *arguments],
+        [ffmpeg, "-hide_banner", "-loglevel", "error", "-y", *arguments],
         capture_output=True, timeout=FFMPEG_TIMEOUT_SECONDS, check=False,
     )
     if completed.returncode != 0:
@@ -90,14 +90,15 @@ def covering(records: Sequence[dict[str, Any]], begin: float, end: float) -> lis
     return chosen
 
 
-def make(detail_type: str, detail: dict[str, Any], records: Sequence[dict[str, Any]]) -> Made:
+def make(detail_type: str, detail: dict[str, Any], records: Sequence[dict[str, Any]], config: EpisodesEnvironment) -> Made:
     """Cut and upload the evidence for one episode event; failures are reported, never raised."""
-    bucket = os.environ.get("EVIDENCE_BUCKET")
+    bucket = config.evidence_bucket
     if not bucket:
         return Made()
     s3 = boto3.client("s3")
     made = Made()
     try:
+        ffmpeg = ffmpeg_binary(config.ffmpeg_path)
         with tempfile.TemporaryDirectory() as work:
             peak = float(detail["peak_seconds"])
             holder = covering(records, peak, peak + 1e-3)
@@ -107,16 +108,14 @@ def make(detail_type: str, detail: dict[str, Any], records: Sequence[dict[str, A
                 s3.download_file(*_split(segment["s3_uri"]), source)
                 offset = max(0.0, peak - float(segment.get("stream_seconds", segment["start_seconds"])))
                 target = os.path.join(work, "snapshot.jpg")
-                _run(["-ss", f"{offset:.3f}", "-i", source, "-frames:v", "1", "-q:v", "3", target])
-                key = evidence_key(detail["stream_id"], detail["episode_id"], "snapshot.jpg")
+                _run(ffmpeg, ["-ss", f"{offset:.3f}", "-i", source, "-frames:v", "1", "-q:v", "3", target])
+                key = evidence_key(config.evidence_prefix, detail["stream_id"], detail["episode_id"], "snapshot.jpg")
                 s3.upload_file(target, bucket, key, ExtraArgs={"ContentType": "image/jpeg"})
                 made.snapshot_uri = f"s3://{bucket}/{key}"
             if detail_type == ep.ACTIVITY_ENDED:
                 begin, end = clip_window(
                     float(detail["start_seconds"]), float(detail["end_seconds"]),
-                    float(os.environ.get("EVIDENCE_PREROLL_SECONDS", "5")),
-                    float(os.environ.get("EVIDENCE_POSTROLL_SECONDS", "5")),
-                    float(os.environ.get("EVIDENCE_MAX_CLIP_SECONDS", "60")),
+                    config.evidence_preroll_seconds, config.evidence_postroll_seconds, config.evidence_max_clip_seconds,
                 )
                 parts = covering(records, begin, end)
                 if parts:
@@ -129,9 +128,9 @@ def make(detail_type: str, detail: dict[str, Any], records: Sequence[dict[str, A
                                 shutil.copyfileobj(handle, out)
                     first = float(parts[0].get("stream_seconds", parts[0]["start_seconds"]))
                     target = os.path.join(work, "clip.mp4")
-                    _run(["-ss", f"{max(0.0, begin - first):.3f}", "-i", joined, "-t", f"{end - begin:.3f}",
+                    _run(ffmpeg, ["-ss", f"{max(0.0, begin - first):.3f}", "-i", joined, "-t", f"{end - begin:.3f}",
                           "-c", "copy", "-map", "0:v:0", "-map", "0:a?", "-movflags", "+faststart", target])
-                    key = evidence_key(detail["stream_id"], detail["episode_id"], "clip.mp4")
+                    key = evidence_key(config.evidence_prefix, detail["stream_id"], detail["episode_id"], "clip.mp4")
                     s3.upload_file(target, bucket, key, ExtraArgs={"ContentType": "video/mp4"})
                     made.clip_uri = f"s3://{bucket}/{key}"
     except Exception as error:  # evidence is best effort: the event still goes out, saying why

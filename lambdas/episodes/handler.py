@@ -13,18 +13,14 @@ Two callers, one handler:
   become lost, streams silent for ``STALL_SECONDS`` stall), and send any
   outbox item left behind by a failed run.
 
-Configuration (environment, set by the Pulumi program): ``EPISODES_TABLE``,
-``RECORDS_TABLE``, ``EVENT_BUS_NAME``, ``NOTIFY_LABELS`` (JSON list; empty:
-no activity events), ``EPISODE_THRESHOLD``, ``EPISODE_OPEN_SEGMENTS``,
-``EPISODE_CLOSE_SEGMENTS``, ``EPISODE_LATENESS_SECONDS``, ``STALL_SECONDS``,
-``EVIDENCE_BUCKET``, ``EVIDENCE_PREFIX``, ``EVIDENCE_PREROLL_SECONDS``,
-``EVIDENCE_POSTROLL_SECONDS``, ``EVIDENCE_MAX_CLIP_SECONDS``.
+Configuration: :class:`contracts.environment.EpisodesEnvironment`, set by the
+Pulumi program and read once at start (a missing variable stops the function
+with a message naming it).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import time
 from typing import Any
 
@@ -33,10 +29,12 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from contracts import episodes as ep
+from contracts.environment import EpisodesEnvironment
 from lambdas.episodes import evidence
 from lambdas.episodes.store import Conflict, Store
 
 logger = Logger(service="episodes")
+CONFIG = EpisodesEnvironment.from_environ()
 metrics = Metrics(namespace="ActivityDetection", service="episodes")
 #: Optimistic-concurrency retries of one fold (each retry reads again).
 MAX_FOLD_ATTEMPTS = 10
@@ -54,23 +52,22 @@ def _client(name: str):
     return _clients[name]
 
 
-def rules() -> ep.EpisodeRules:
+def _rules() -> ep.EpisodeRules:
     found = ep.EpisodeRules(
-        threshold=float(os.environ.get("EPISODE_THRESHOLD", "0.5")),
-        open_segments=int(os.environ.get("EPISODE_OPEN_SEGMENTS", "1")),
-        close_segments=int(os.environ.get("EPISODE_CLOSE_SEGMENTS", "2")),
-        lateness_seconds=float(os.environ.get("EPISODE_LATENESS_SECONDS", "300")),
+        threshold=CONFIG.episode_threshold,
+        open_segments=CONFIG.episode_open_segments,
+        close_segments=CONFIG.episode_close_segments,
+        lateness_seconds=CONFIG.episode_lateness_seconds,
     )
     found.validate()
     return found
 
 
+RULES = _rules()
+
+
 def store() -> Store:
-    return Store(_client("dynamodb"), os.environ["EPISODES_TABLE"], os.environ["RECORDS_TABLE"])
-
-
-def notify_labels() -> set[str]:
-    return set(json.loads(os.environ.get("NOTIFY_LABELS") or "[]"))
+    return Store(_client("dynamodb"), CONFIG.episodes_table, CONFIG.records_table)
 
 
 def outbox_entries(result: ep.Advance) -> list[dict[str, Any]]:
@@ -79,7 +76,7 @@ def outbox_entries(result: ep.Advance) -> list[dict[str, Any]]:
     Every activity transition gets an entry (its evidence is made while sending);
     ``notify`` says whether an event goes out.
     """
-    watched = notify_labels()
+    watched = set(CONFIG.notify_labels)
     entries = []
     for transition in result.transitions:
         entry = {"event_id": transition.event_id, "detail_type": transition.detail_type,
@@ -123,8 +120,8 @@ def _fold_once(db: Store, stream_id: str, now: float, stall_after: float | None)
     """One committed fold of at most :data:`STEPS_PER_COMMIT` sequence numbers (retried on conflicts)."""
     for _ in range(MAX_FOLD_ATTEMPTS):
         carry = db.load_carry(stream_id)
-        observations = [ep.observe(r, rules()) for r in db.records_after(stream_id, carry.anchor_seq)]
-        result = ep.advance(carry, observations, now=now, rules=rules(), stall_after_seconds=stall_after,
+        observations = [ep.observe(r, RULES) for r in db.records_after(stream_id, carry.anchor_seq)]
+        result = ep.advance(carry, observations, now=now, rules=RULES, stall_after_seconds=stall_after,
                             max_steps=STEPS_PER_COMMIT)
         result.outbox_keys = []
         if _unchanged(carry, result.carry):
@@ -149,7 +146,7 @@ def send(db: Store, stream_id: str, key: str, now: float) -> bool:
         return False
     detail = entry["detail"]
     if "episode" in entry:
-        made = evidence.make(entry["detail_type"], detail, _covering_records(db, detail))
+        made = evidence.make(entry["detail_type"], detail, _covering_records(db, detail), CONFIG)
         if made.snapshot_uri or made.clip_uri:
             db.set_evidence(detail["stream_id"], ep.episode_key(int(detail["first_segment"]), detail["label"]),
                             made.snapshot_uri, made.clip_uri)
@@ -158,7 +155,7 @@ def send(db: Store, stream_id: str, key: str, now: float) -> bool:
         if made.error:
             logger.warning("no evidence", extra={"episode_id": detail["episode_id"], "error": made.error})
             detail = {**detail, "evidence_error": made.error}
-    bus = os.environ.get("EVENT_BUS_NAME")
+    bus = CONFIG.event_bus_name
     if entry.get("notify") and bus:
         reply = _client("events").put_events(
             Entries=[{"EventBusName": bus, "Source": ep.EVENT_SOURCE, "DetailType": entry["detail_type"],
@@ -174,9 +171,8 @@ def send(db: Store, stream_id: str, key: str, now: float) -> bool:
 
 def _covering_records(db: Store, detail: dict[str, Any]) -> list[dict[str, Any]]:
     """The records around the episode that the snapshot and the clip may need (pre/post-roll included)."""
-    roll = max(float(os.environ.get(name, "5")) for name in ("EVIDENCE_PREROLL_SECONDS", "EVIDENCE_POSTROLL_SECONDS"))
-    segment = float(os.environ.get("SEGMENT_SECONDS", "10"))
-    extra = int(roll // segment) + 1
+    roll = max(CONFIG.evidence_preroll_seconds, CONFIG.evidence_postroll_seconds)
+    extra = int(roll // CONFIG.segment_seconds) + 1
     first, last = int(detail["first_segment"]), int(detail["last_segment"])
     return [r for r in db.records_after(detail["stream_id"], first - extra - 1) if int(r["segment_seq"]) <= last + extra
             and not r.get("late")]
@@ -194,7 +190,7 @@ def drain(db: Store, stream_id: str, keys: list[str], now: float, context: Any) 
 
 def sweep(now: float, context: Any) -> dict[str, Any]:
     db = store()
-    stall_after = float(os.environ.get("STALL_SECONDS", "30"))
+    stall_after = CONFIG.stall_seconds
     stalled, sent = 0, 0
     for stream_id in db.stream_ids():
         summary = fold_stream(stream_id, now, stall_after=stall_after)

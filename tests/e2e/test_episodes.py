@@ -27,7 +27,20 @@ WATCHED = ["red", "green"]
 #: Uploads in flight at once. Each concurrent execution needs a warm instance of both functions:
 #: the fixture starts that many first, so that no step waits on a cold start of the local runtime.
 WAVE = 3
-RULES = ep.EpisodeRules()  # the defaults of Pulumi.yaml (a test below checks they are the deployed ones)
+
+def _pulumi_yaml_rules() -> ep.EpisodeRules:
+    from infra.settings import project_defaults
+
+    defaults = project_defaults()
+    return ep.EpisodeRules(
+        threshold=float(defaults["episodeThreshold"]),
+        open_segments=int(defaults["episodeOpenSegments"]),
+        close_segments=int(defaults["episodeCloseSegments"]),
+        lateness_seconds=float(defaults["episodeLatenessSeconds"]),
+    )
+
+
+RULES = _pulumi_yaml_rules()  # the defaults of Pulumi.yaml (a test below checks they are the deployed ones)
 
 
 @pytest.fixture(scope="module")
@@ -250,13 +263,15 @@ def test_the_same_timeline_in_any_order_with_duplicates_and_concurrency(chain, t
 
 
 def test_deployed_rule_is_pulumi_yaml_defaults(stack):
-    from infra.settings import stack_config
+    from contracts.environment import EpisodesEnvironment
 
-    config = {k.split(":", 1)[1]: v for k, v in stack_config("local").items() if k.startswith("activity-detection:")}
+    variables = observe_lambda(stack.info).get_function_configuration(
+        FunctionName=stack.info["episodes_function_name"])["Environment"]["Variables"]
+    config = EpisodesEnvironment.from_environ(variables)
     deployed = ep.EpisodeRules(
-        threshold=float(config["episodeThreshold"]),
-        open_segments=int(config["episodeOpenSegments"]),
-        close_segments=int(config["episodeCloseSegments"]),
-        lateness_seconds=float(config["episodeLatenessSeconds"]),
+        threshold=config.episode_threshold,
+        open_segments=config.episode_open_segments,
+        close_segments=config.episode_close_segments,
+        lateness_seconds=config.episode_lateness_seconds,
     )
     assert deployed == RULES  # the reference fold of these tests uses the rule the stack runs

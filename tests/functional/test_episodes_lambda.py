@@ -1,6 +1,8 @@
 """The episodes Lambda against moto: fold, transaction, outbox, events, late records, the sweep."""
 
+import importlib
 import json
+import sys
 import time
 
 import boto3
@@ -9,8 +11,34 @@ from moto import mock_aws
 
 from contracts import episodes as ep
 from contracts import records
+from contracts.environment import EpisodesEnvironment, MissingEnvironment
 
 STREAM = "cam-1"
+#: What the Pulumi program sets (infra.episodes), with the Pulumi.yaml rule; no evidence bucket: no evidence here.
+ENVIRONMENT = EpisodesEnvironment(
+    episodes_table="episodes", records_table="records", event_bus_name="bus", notify_labels=("ski",),
+    episode_threshold=0.5, episode_open_segments=1, episode_close_segments=2, episode_lateness_seconds=300,
+    stall_seconds=30, segment_seconds=10, evidence_bucket="", evidence_prefix="evidence",
+    evidence_preroll_seconds=5, evidence_postroll_seconds=5, evidence_max_clip_seconds=60, ffmpeg_path="",
+)
+HANDLER = "lambdas.episodes.handler"
+
+
+def fresh_handler():
+    """Import the handler as a new instance would (it reads its environment at start)."""
+    sys.modules.pop(HANDLER, None)
+    return importlib.import_module(HANDLER)
+
+
+def test_a_missing_variable_stops_the_function_at_start(monkeypatch):
+    for name, value in ENVIRONMENT.to_environ().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("STALL_SECONDS")
+    try:
+        with pytest.raises(MissingEnvironment, match="STALL_SECONDS"):
+            fresh_handler()
+    finally:
+        sys.modules.pop(HANDLER, None)
 
 
 class Context:
@@ -45,14 +73,11 @@ def aws(monkeypatch):
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         events.put_rule(Name="all", EventBusName="bus", EventPattern=json.dumps({"source": [ep.EVENT_SOURCE]}))
         events.put_targets(Rule="all", EventBusName="bus", Targets=[{"Id": "q", "Arn": arn}])
-        for name, value in {"EPISODES_TABLE": "episodes", "RECORDS_TABLE": "records", "EVENT_BUS_NAME": "bus",
-                            "NOTIFY_LABELS": '["ski"]', "STALL_SECONDS": "30"}.items():
+        for name, value in ENVIRONMENT.to_environ().items():
             monkeypatch.setenv(name, value)
-        from lambdas.episodes import handler
-
-        handler._clients.clear()
+        handler = fresh_handler()
         yield dynamodb, sqs, url, handler
-        handler._clients.clear()
+        sys.modules.pop(HANDLER, None)
 
 
 def put_record(dynamodb, seq, label, created=None):
@@ -128,3 +153,22 @@ def test_sweep_stalls_a_silent_stream_once(aws):
     assert sorted(types) == ["ActivityEnded", "ActivityStarted", "StreamStalled"]
     (ski,), _ = stored(dynamodb)
     assert ski.close_reason == "stalled"
+
+
+def test_the_workflow_call_is_the_one_the_handler_reads(aws):
+    """UpdateEpisodes' payload (built from contracts.workflow) is what the handler takes, its summary what the step keeps."""
+    from contracts import workflow
+    from state_machine import definition as sm
+
+    dynamodb, _, _, handler = aws
+    put_record(dynamodb, 0, "ski")
+    targets = sm.WorkflowTargets(
+        validate_function_arn="arn:v", endpoint_name="ep", table_name="records", dead_letter_queue_url="q",
+        episodes_function_arn=Context.invoked_function_arn,
+    )
+    state = sm.build_definition(targets)["States"][workflow.EPISODES]
+    segment = {"stream_id": STREAM, "sequence": 0}
+    payload = {key.removesuffix(".$"): segment[path.rsplit(".", 1)[1]] for key, path in state["Parameters"]["Payload"].items()}
+    summary = handler.handler(payload, Context())
+    kept = {key.removesuffix(".$"): summary[path.rsplit(".", 1)[1]] for key, path in state["ResultSelector"].items()}
+    assert kept["late"] is False and kept["changed"] and set(kept) == set(workflow.EPISODES_RESULT)

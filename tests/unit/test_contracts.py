@@ -107,3 +107,37 @@ def test_the_endpoint_error_code_is_read_from_the_body_sagemaker_relays():
     cause = json.loads(reply)["message"] + " (Service: SageMakerRuntime, Status Code: 424, Request ID: r)"
     assert _letter(dead_letters.ENDPOINT_MODEL_ERROR, cause).reason == "SEGMENT_TOO_LONG"
     assert _letter(dead_letters.ENDPOINT_MODEL_ERROR, "no body here").reason == dead_letters.ENDPOINT_MODEL_ERROR
+
+
+def _details_by_type() -> dict:
+    """One detail of each type, as its sender builds it (the workflow's from its paths, the episodes' from the fold)."""
+    from contracts import episodes as ep
+
+    episode = ep.Episode(
+        episode_id="e", stream_id="cam", label="Biking", status=ep.STATUS_CLOSED, start_seq=1, last_seq=2,
+        start_seconds=10.0, last_seen_seconds=30.0, peak_probability=0.9, peak_seq=2, peak_seconds=25.0, segment_count=2,
+        close_reason=ep.REASON_ABSENT,
+    )
+    details = {kind.detail_type: {name: 1 for name in kind.fields} for kind in events.KINDS}
+    for detail_type in events.EPISODE_DETAIL_TYPES:
+        details[detail_type] = ep.event_detail(ep.Transition(detail_type, episode, "cam"))
+    for detail_type in events.STREAM_DETAIL_TYPES:
+        details[detail_type] = ep.event_detail(ep.Transition(detail_type, None, "cam", at_seconds=40.0))
+    return details
+
+
+def test_every_event_on_the_bus_has_an_email_sentence_reading_fields_its_sender_sets():
+    from infra.alerts import SENTENCES
+
+    details = _details_by_type()
+    assert set(SENTENCES) == set(details) == set(events.DETAIL_TYPES)
+    for detail_type, (paths, _) in SENTENCES.items():
+        read = {path.split(".", 2)[2] for path in paths.values() if path.startswith("$.detail.")}
+        assert read <= set(details[detail_type]), detail_type
+
+
+def test_the_episodes_step_calls_with_segment_fields_and_keeps_the_summary_fields(states):
+    episodes = states[workflow.EPISODES]
+    assert episodes["Parameters"]["Payload"] == {f"{name}.$": workflow.segment(name) for name in workflow.EPISODES_REQUEST}
+    assert episodes["ResultPath"] == workflow.EPISODES_PATH
+    assert {key.removesuffix(".$") for key in episodes["ResultSelector"]} == set(workflow.EPISODES_RESULT)

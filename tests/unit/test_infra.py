@@ -259,18 +259,27 @@ def test_lambda_archive_imports_in_a_clean_interpreter_with_the_environment_the_
         archive.extractall(tmp_path)
         assert "lambdas/validate_segment/handler.py" in archive.namelist()
         assert "m3u8/__init__.py" in archive.namelist()  # vendored: the runtime has no m3u8
-    module, attribute = archives.LAMBDA_HANDLER.rsplit(".", 1)
-    probe = f"import {module} as m; assert callable(m.{attribute}); print('ok')"
-    result = subprocess.run(
-        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True,
-        env={"PATH": os.environ.get("PATH", ""), "AWS_DEFAULT_REGION": "us-east-1", **lambda_environment(dev)},
-    )
-    assert result.stdout.strip() == "ok", result.stderr
+    from infra.episodes import EPISODES_HANDLER
+
+    for handler, function in ((archives.LAMBDA_HANDLER, "validate-segment"), (EPISODES_HANDLER, "episodes")):
+        module, attribute = handler.rsplit(".", 1)
+        probe = f"import {module} as m; assert callable(m.{attribute}); print('ok')"
+        result = subprocess.run(
+            [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True,
+            env={"PATH": os.environ.get("PATH", ""), "AWS_DEFAULT_REGION": "us-east-1",
+                 **resolved(lambda_environment(dev, function))},
+        )
+        assert result.stdout.strip() == "ok", (function, result.stderr)
 
 
 def lambda_environment(deployment, name: str = "validate-segment") -> dict:
     mocks, _ = deployment
     return mocks.one("aws:lambda/function:Function", name).inputs["environment"]["variables"]
+
+
+def resolved(variables: dict) -> dict:
+    """The variables as text (the mocks leave a resource's unknown outputs as None)."""
+    return {name: "unknown" if value is None else str(value) for name, value in variables.items()}
 
 
 def test_runtime_environments_are_what_each_runtime_reads(dev):
@@ -289,6 +298,13 @@ def test_runtime_environments_are_what_each_runtime_reads(dev):
     assert endpoint_env.max_segment_seconds == max_segment_seconds(segment_seconds)
     assert endpoint_env.max_segment_bytes == lambda_env.max_segment_bytes
     assert endpoint_env.max_frame_pixels == int(config["activity-detection:maxFramePixels"])
+    from contracts.environment import EpisodesEnvironment
+
+    episodes_variables = lambda_environment(dev, "episodes")
+    assert set(episodes_variables) == set(EpisodesEnvironment.variables()) | {"POWERTOOLS_SERVICE_NAME"}
+    episodes_env = EpisodesEnvironment.from_environ(resolved(episodes_variables))
+    assert episodes_env.stall_seconds == int(config["activity-detection:stallSegments"]) * segment_seconds
+    assert episodes_env.episode_threshold == float(config["activity-detection:episodeThreshold"])
 
 
 def test_a_new_model_replaces_model_and_config_without_touching_the_endpoint_name(model_dir, tmp_path, monkeypatch):
