@@ -15,7 +15,9 @@ from infra.alerts import Alerts, AlertsArgs
 from infra.console_links import executions_console_url
 from infra.episodes import Episodes, EpisodesArgs, settings_environment
 from infra.live_source import LiveSource, LiveSourceArgs
-from infra.model_endpoint import SERVERLESS_MODE, ModelEndpoint, ModelEndpointArgs, default_inference_image
+from infra.model_endpoint import (
+    SERVERLESS_MODE, ModelEndpoint, ModelEndpointArgs, default_inference_image, serving_environment,
+)
 from infra.naming import physical_name
 from infra.observability import Observability, ObservabilityArgs
 from infra.results import Results, ResultsArgs
@@ -86,12 +88,16 @@ model_endpoint = ModelEndpoint(
         mode=settings.endpoint_mode,
         serverless_memory_mb=settings.serverless_memory_mb,
         serverless_max_concurrency=settings.serverless_max_concurrency,
-        environment=EndpointEnvironment(
-            allowed_buckets=(name(f"livestream-{account_id}-{region}", "s3_bucket"),),
-            max_segment_bytes=settings.max_segment_bytes,
-            max_segment_seconds=max_segment_seconds(settings.segment_seconds),
-            max_frame_pixels=settings.max_frame_pixels,
-        ).to_environ(),
+        environment={
+            **EndpointEnvironment(
+                allowed_buckets=(name(f"livestream-{account_id}-{region}", "s3_bucket"),),
+                max_segment_bytes=settings.max_segment_bytes,
+                max_segment_seconds=max_segment_seconds(settings.segment_seconds),
+                max_frame_pixels=settings.max_frame_pixels,
+            ).to_environ(),
+            **serving_environment(settings.endpoint_instance_type, settings.endpoint_mode,
+                                  settings.endpoint_workers, settings.endpoint_threads_per_worker),
+        },
     ),
 )
 

@@ -427,7 +427,9 @@ def deploy(endpoint_url: str, stack: str = "local", overrides: dict[str, Any] | 
     mocks = MotoMocks(endpoint_url=endpoint_url)
     video = os.path.join(ROOT, "videos", "bikes.mp4")
     # MediaLive is recorded only; it is declared when its source video is there, as on AWS.
-    config = {"aws:region": mocks.region, "liveSourceEnabled": os.path.exists(video), "fastRetries": True, **(overrides or {})}
+    # The local endpoint's "instance" is this machine: its worker scores with the cores it may use.
+    config = {"aws:region": mocks.region, "liveSourceEnabled": os.path.exists(video), "fastRetries": True,
+              "endpointThreadsPerWorker": len(os.sched_getaffinity(0)), **(overrides or {})}
     outputs = run_program(mocks, stack, config)
     return outputs, mocks
 

@@ -23,7 +23,12 @@ the toolkit, moved per instance so that several endpoints can run side by side):
 - MMS's pid file and worker sockets go to the instance's own ``TMPDIR``/``TEMP``
   (the container sets ``TEMP`` too);
 - MMS listens on ``127.0.0.1:<port>`` (``MMS_INFERENCE_ADDRESS``/``MMS_MANAGEMENT_ADDRESS``)
-  rather than the container's ``0.0.0.0:8080``.
+  rather than the container's ``0.0.0.0:8080``;
+- the toolkit runs ``pip install -r code/requirements.txt`` at every start (about 6 s
+  here even when there is nothing to install): here pip runs only when a requirement
+  that applies to this Python (its environment marker) is missing or of another
+  version, which is what pip would conclude, without the wait. The first start of a
+  Python 3.8 environment (``ENDPOINT_PYTHON``) still installs OpenCV from ``code/wheels``.
 
 API (the local stack's endpoint bridge and ``bench/serving.py`` use it)::
 
@@ -35,7 +40,7 @@ API (the local stack's endpoint bridge and ``bench/serving.py`` use it)::
         extra_env={"AWS_ENDPOINT_URL": ...},       # the machine's, not the Model's (credentials, local AWS)
     )
     server.start()             # returns at once; server.url is http://127.0.0.1:PORT
-    server.wait_ready(120)     # /ping answers 200 (the model is loaded), or RuntimeError with the log's tail
+    server.wait_ready(120)     # /ping answers 200 (loaded=True: a worker has loaded the model), or RuntimeError
     server.worker_pids()       # MMS's Python workers (for RSS per worker)
     server.rss_bytes()         # resident memory of the front end and workers together
     server.stop()              # ends the front end and every worker (its own process group)
@@ -48,6 +53,8 @@ starts, waits until ready, and stops). ``java`` must be on ``PATH`` (Debian:
 
 from __future__ import annotations
 
+import ctypes
+import io
 import os
 import random
 import shutil
@@ -61,13 +68,50 @@ from typing import Mapping
 
 import requests
 
-#: The container's entry point, with the two per-machine lookups made per instance (see above).
+#: The container's entry point, with the two per-machine lookups made per instance (see above),
+#: and pip skipped when ``code/requirements.txt`` asks for nothing this Python lacks.
 BOOTSTRAP = """
 import os
 import psutil
 from sagemaker_inference import model_server
 
 model_server.MMS_CONFIG_FILE = os.environ["DEVSTACK_MMS_CONFIG_FILE"]
+
+
+def _missing_requirements(path):
+    try:
+        from packaging.requirements import Requirement
+    except ImportError:  # pip's own copy
+        from pip._vendor.packaging.requirements import Requirement
+    from importlib import metadata
+
+    missing = []
+    with open(path) as handle:
+        for line in handle:
+            line = line.split("#", 1)[0].strip()
+            if not line or line.startswith("-"):
+                continue
+            wanted = Requirement(line)
+            if wanted.marker is not None and not wanted.marker.evaluate():
+                continue
+            try:
+                if metadata.version(wanted.name) in wanted.specifier:
+                    continue
+            except metadata.PackageNotFoundError:
+                pass
+            missing.append(line)
+    return missing
+
+
+_install_requirements = model_server._install_requirements
+
+
+def _install_missing_requirements():
+    if _missing_requirements(model_server.REQUIREMENTS_PATH):
+        _install_requirements()
+
+
+model_server._install_requirements = _install_missing_requirements
 
 
 def _own_mms_process():
@@ -118,15 +162,26 @@ def free_port() -> int:
     raise RuntimeError("no free port in {}-{}".format(*PORT_RANGE))
 
 
-def extract_archive(archive: str, base_dir: str) -> str:
-    """Extract ``model.tar.gz`` into ``base_dir/model`` (replacing it), as SageMaker does into ``/opt/ml/model``."""
+def extract_archive(archive: str | bytes, base_dir: str) -> str:
+    """Extract ``model.tar.gz`` (a path, or its bytes) into ``base_dir/model`` (replacing it), as SageMaker
+    does into ``/opt/ml/model``."""
     model_dir = os.path.join(base_dir, "model")
     if os.path.exists(model_dir):
         shutil.rmtree(model_dir)
     os.makedirs(model_dir)
-    with tarfile.open(archive, mode="r:gz") as tar:
+    source = {"fileobj": io.BytesIO(archive)} if isinstance(archive, bytes) else {"name": archive}
+    with tarfile.open(mode="r:gz", **source) as tar:
         tar.extractall(model_dir, filter="data")
     return model_dir
+
+
+def _term_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the thread that started it ends (Linux ``PR_SET_PDEATHSIG``).
+
+    The toolkit then stops MMS, as on a SageMaker instance being shut down; so an endpoint
+    never outlives the local AWS server that runs it, even one killed with SIGKILL.
+    """
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
 
 
 class ModelServer:
@@ -139,12 +194,14 @@ class ModelServer:
         extra_env: Mapping[str, str] | None = None,
         port: int | None = None,
         python: str = sys.executable,
+        die_with_parent: bool = False,
     ):
         self.base_dir = os.path.abspath(base_dir)
         self.environment = dict(environment or {})
         self.extra_env = dict(extra_env or {})
         self.port = port
         self.python = python
+        self.die_with_parent = die_with_parent
         self.process: subprocess.Popen | None = None
         self.log_path = os.path.join(self.base_dir, LOG_FILE)
 
@@ -192,12 +249,14 @@ class ModelServer:
         log = open(self.log_path, "ab")
         try:
             self.process = subprocess.Popen(
-                [self.python, "-c", BOOTSTRAP],
+                # The folder is an argument only so that `ps` tells instances apart (the bootstrap ignores it).
+                [self.python, "-c", BOOTSTRAP, self.base_dir],
                 env=self._env(),
                 cwd=self.base_dir,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # one process group: the toolkit, MMS's front end, its workers
+                preexec_fn=_term_with_parent if self.die_with_parent else None,
             )
         finally:
             log.close()
@@ -219,16 +278,29 @@ class ModelServer:
         except requests.RequestException:
             return False
 
-    def wait_ready(self, timeout_s: float = 180) -> None:
-        """Wait until ``/ping`` answers 200 (MMS answers it once a worker has loaded the model)."""
+    def wait_ready(self, timeout_s: float = 180, loaded: bool = False) -> None:
+        """Wait until ``/ping`` answers 200, as SageMaker waits before it marks an endpoint ``InService``.
+
+        MMS answers ``/ping`` as soon as its workers are started, while they still load the
+        model (``model_fn``: 5-15 s here), and queues requests meanwhile. With ``loaded``, also
+        wait until a worker has answered an invocation (an empty JSON object, which the model
+        refuses with a 4xx once it is loaded; nothing reaches S3).
+        """
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if not self.alive():
                 raise RuntimeError(f"the model server exited ({self.process.returncode}):\n{self.log_tail()}")
             if self.ping():
-                return
+                break
             time.sleep(0.5)
-        raise RuntimeError(f"the model server did not become ready in {timeout_s:.0f} s:\n{self.log_tail()}")
+        else:
+            raise RuntimeError(f"the model server did not become ready in {timeout_s:.0f} s:\n{self.log_tail()}")
+        if loaded:
+            try:
+                requests.post(self.url + "/invocations", data=b"{}", headers={"Content-Type": "application/json"},
+                              timeout=max(1.0, deadline - time.monotonic()))
+            except requests.RequestException as error:
+                raise RuntimeError(f"the model server did not answer an invocation: {error}\n{self.log_tail()}")
 
     def _group_processes(self):
         import psutil
@@ -264,6 +336,14 @@ class ModelServer:
             except Exception:  # noqa: BLE001
                 continue
         return sizes
+
+    def terminate(self) -> None:
+        """Ask the whole process group to stop (SIGTERM), without waiting; :meth:`stop` waits."""
+        if self.process is not None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
 
     def stop(self, timeout_s: float = 20) -> None:
         """End the whole process group (SIGTERM, then SIGKILL after ``timeout_s``)."""

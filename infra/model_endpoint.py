@@ -111,6 +111,36 @@ def is_gpu_instance(instance_type: str) -> bool:
     return family in GPU_INSTANCE_FAMILIES
 
 
+def instance_vcpus(instance_type: str) -> int:
+    """vCPUs of an instance type, from its size as EC2 names them: large 2, xlarge 4, Nxlarge 4N (medium 2)."""
+    size = instance_type.split(".")[-1]
+    if size in ("medium", "large"):
+        return 2
+    match = re.fullmatch(r"(\d*)xlarge", size)
+    if not match:
+        raise ValueError(f"cannot tell the vCPUs of {instance_type!r}: set endpointThreadsPerWorker")
+    return 4 * int(match.group(1) or 1)
+
+
+def serving_environment(instance_type: str, mode: str, workers: int, threads_per_worker: int) -> dict[str, str]:
+    """MMS's workers and each worker's OpenMP threads, as the Model's environment sets them for the toolkit.
+
+    Without them the SageMaker MXNet toolkit starts one worker per vCPU, each scoring
+    single-threaded (``OMP_NUM_THREADS=1``) with its own copy of the model. ``0`` threads:
+    the instance's vCPUs divided among the workers (left to the toolkit in serverless mode,
+    whose vCPUs SageMaker does not state).
+    """
+    environment = {}
+    if workers:
+        environment["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(workers)
+    if threads_per_worker:
+        environment["OMP_NUM_THREADS"] = str(threads_per_worker)
+    elif mode == INSTANCE_MODE:
+        vcpus = instance_vcpus(instance_type)
+        environment["OMP_NUM_THREADS"] = str(max(1, vcpus // (workers or vcpus)))
+    return environment
+
+
 def default_inference_image(region: str, instance_type: str, dns_suffix: str = "amazonaws.com") -> str:
     """AWS's MXNet 1.9 inference image (Python 3.8) for ``region``, the GPU one on GPU instance types;
     ``dns_suffix`` is the partition's."""

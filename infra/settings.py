@@ -96,6 +96,8 @@ class Settings:
     endpoint_mode: str
     serverless_memory_mb: int
     serverless_max_concurrency: int
+    endpoint_workers: int
+    endpoint_threads_per_worker: int
     segment_alerts: bool
     episode_threshold: float
     episode_open_segments: int
@@ -142,6 +144,8 @@ class Settings:
             INSTANCE_MODE, SERVERLESS_MAX_CONCURRENCY, SERVERLESS_MEMORY_MB, SERVERLESS_MODE, is_gpu_instance,
         )
 
+        if self.endpoint_workers < 0 or self.endpoint_threads_per_worker < 0:
+            raise ValueError("endpointWorkers and endpointThreadsPerWorker must be 0 (automatic) or more")
         if self.endpoint_mode not in (INSTANCE_MODE, SERVERLESS_MODE):
             raise ValueError(f"endpointMode must be {INSTANCE_MODE!r} or {SERVERLESS_MODE!r}, not {self.endpoint_mode!r}")
         if self.endpoint_mode == SERVERLESS_MODE:

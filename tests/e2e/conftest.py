@@ -4,7 +4,6 @@ import json
 import uuid
 
 import pytest
-import requests
 
 from devstack import observe
 
@@ -29,10 +28,15 @@ class Pipeline:
         self.info = stack.info
         self.clients = observe.clients(self.info)
         self.s3 = self.clients["s3"]
+        self.fault_rules: list[dict] = []
 
-    def faults(self, **rule):
-        reply = requests.post(self.info["inference_url"] + "/_faults", json=rule, timeout=10)
-        reply.raise_for_status()
+    def faults(self, clear: bool = False, **rule):
+        """Add a fault rule for the next InvokeEndpoint calls (the bridge answers as SageMaker would), or clear them.
+
+        See ``devstack.bridges.invoke_endpoint`` for the kinds; the endpoint itself has no test hooks.
+        """
+        self.fault_rules = [] if clear else [*self.fault_rules, {"id": uuid.uuid4().hex, **rule}]
+        self.stack.set_bridge(invoke_endpoint_faults=self.fault_rules)
 
     def stream_key(self, name: str, stream: str | None = None) -> tuple[str, str]:
         stream = stream or f"s-{uuid.uuid4().hex[:8]}"

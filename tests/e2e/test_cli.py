@@ -212,7 +212,7 @@ def test_a_dead_endpoint_is_reported_shown_failed_and_restarted(up):
     (restarted,) = endpoint_servers()
     assert restarted != server
     log = open(os.path.join(cli.state_dir, "up.out")).read()
-    assert f"endpoint {info['endpoint_name']} is Failed: the inference server exited with code -9" in log
+    assert f"endpoint {info['endpoint_name']} is Failed: the model server exited with code -9" in log
     stream = f"back-{uuid.uuid4().hex[:6]}"
     assert cli("stream", sample_path("bikes.mp4"), "--stream-id", stream).returncode == 0
     wait_until(lambda: cli("results", "--stream-id", stream).returncode == 0, 180, "the new segment was recorded")
@@ -224,7 +224,7 @@ def test_sigterm_stops_the_local_aws_and_the_endpoint(up):
     info = json.load(open(os.path.join(cli.state_dir, "stack.json")))
     moto_pid = info["pid"]
     endpoints = children(moto_pid)
-    assert endpoints, "the inference server runs under the local AWS server"
+    assert endpoints, "the model server runs under the local AWS server"
     process.send_signal(signal.SIGTERM)
     process.wait(60)
     for pid in [moto_pid, *endpoints]:

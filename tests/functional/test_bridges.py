@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from devstack.bridges import MOTO_CONFIG
 from devstack.stack import REGION, start_moto
 
-pytestmark = pytest.mark.slow  # a moto server, a container stand-in and Lambda instances: about 20 s
+pytestmark = pytest.mark.slow  # a moto server, a model server (MMS) and Lambda instances: about 30 s
 
 ROLE_POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"},
                                                         "Action": "sts:AssumeRole"}]}
@@ -119,62 +119,81 @@ def test_rule_starts_executions_and_still_delivers_to_its_other_targets(moto):
     assert moto.events.list_targets_by_rule(Rule=bucket)["Targets"][0]["Id"] == "workflow"  # the rule is unchanged
 
 
-FAKE_CONTAINER = '''
-import argparse, json
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+#: A user script for AWS's MXNet container (``SAGEMAKER_PROGRAM``): echoes the request, answers its "status".
+ECHO_SCRIPT = '''
+import json
 
-class Handler(BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200); self.end_headers(); self.wfile.write(b"{}")
 
-    def do_POST(self):
-        request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        status = request.get("status", 200)
-        body = json.dumps({"echo": request}).encode()
-        self.send_response(status); self.send_header("Content-Length", str(len(body))); self.end_headers()
-        self.wfile.write(body)
+def model_fn(model_dir):
+    return None
 
-parser = argparse.ArgumentParser()
-for option in ("--model-dir", "--host", "--port"):
-    parser.add_argument(option)
-parser.add_argument("--allow-faults", action="store_true")
-arguments = parser.parse_args()
-ThreadingHTTPServer((arguments.host, int(arguments.port)), Handler).serve_forever()
+
+def transform_fn(model, body, content_type, accept, context=None):
+    request = json.loads(body)
+    status = request.get("status", 200)
+    if status != 200:
+        context.set_response_status(code=status, phrase="Refused")
+    return json.dumps({"echo": request}), "application/json"
 '''
 
 
 @pytest.fixture(scope="module")
 def endpoint(moto):
-    """An endpoint served by a stand-in container from its model archive."""
+    """An endpoint served by MMS + the SageMaker MXNet toolkit from a model archive holding a tiny user script."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name, text in (("code/inference/__init__.py", ""), ("code/inference/server.py", FAKE_CONTAINER)):
-            info = tarfile.TarInfo(name)
-            info.size = len(text.encode())
-            archive.addfile(info, io.BytesIO(text.encode()))
+        info = tarfile.TarInfo("code/echo.py")
+        info.size = len(ECHO_SCRIPT.encode())
+        archive.addfile(info, io.BytesIO(ECHO_SCRIPT.encode()))
     bucket, name = f"models-{uuid.uuid4().hex[:8]}", f"ep-{uuid.uuid4().hex[:8]}"
     moto.s3.create_bucket(Bucket=bucket)
     moto.s3.put_object(Bucket=bucket, Key="model.tar.gz", Body=buffer.getvalue())
     moto.sagemaker.create_model(ModelName=name, ExecutionRoleArn=moto.role(), PrimaryContainer={
-        "Image": "local", "ModelDataUrl": f"s3://{bucket}/model.tar.gz"})
+        "Image": "local", "ModelDataUrl": f"s3://{bucket}/model.tar.gz",
+        "Environment": {"SAGEMAKER_PROGRAM": "echo.py", "SAGEMAKER_MODEL_SERVER_WORKERS": "1"}})
     moto.sagemaker.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[
         {"VariantName": "v", "ModelName": name, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
     moto.sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)
-    moto.sagemaker.get_waiter("endpoint_in_service").wait(EndpointName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    assert moto.sagemaker.describe_endpoint(EndpointName=name)["EndpointStatus"] == "Creating"
+    moto.sagemaker.get_waiter("endpoint_in_service").wait(EndpointName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 300})
     return name
 
 
-def test_invoke_endpoint_is_answered_by_the_local_container(moto, endpoint):
+def _invoke_raw(moto, endpoint: str, request: dict) -> dict:
+    with pytest.raises(ClientError) as refused:
+        moto.sagemaker_runtime.invoke_endpoint(EndpointName=endpoint, Body=json.dumps(request),
+                                               ContentType="application/json")
+    return refused.value.response
+
+
+def test_invoke_endpoint_is_relayed_to_the_model_server_as_sagemaker_relays_it(moto, endpoint):
     reply = moto.sagemaker_runtime.invoke_endpoint(EndpointName=endpoint, Body=json.dumps({"n": 1}),
                                                    ContentType="application/json")
     assert json.loads(reply["Body"].read()) == {"echo": {"n": 1}}
-    with pytest.raises(ClientError) as throttled:
-        moto.sagemaker_runtime.invoke_endpoint(EndpointName=endpoint, Body=json.dumps({"status": 429}),
-                                               ContentType="application/json")
-    assert throttled.value.response["Error"]["Code"] == "ThrottlingException"
+    # Any other status of the container is a ModelError carrying it (the workflow tells 503, "busy", by its cause).
+    for status, kind in ((404, "client"), (429, "client"), (503, "server")):
+        refused = _invoke_raw(moto, endpoint, {"status": status})
+        assert (refused["Error"]["Code"], refused["OriginalStatusCode"]) == ("ModelError", status)
+        assert f"Received {kind} error ({status}) from primary" in refused["Error"]["Message"]
+        assert json.loads(refused["OriginalMessage"]) == {"echo": {"status": status}}
     with pytest.raises(ClientError) as missing:
         moto.sagemaker_runtime.invoke_endpoint(EndpointName="nowhere", Body="{}", ContentType="application/json")
     assert missing.value.response["Error"]["Code"] == "ValidationError"
+
+
+def test_faults_are_injected_in_the_bridge_as_sagemaker_errors(moto, endpoint):
+    rules = [{"id": uuid.uuid4().hex, "kind": "throttle", "count": 2},
+             {"id": uuid.uuid4().hex, "kind": "error", "count": 1},
+             {"id": uuid.uuid4().hex, "kind": "down", "count": 1}]
+    moto.settings(invoke_endpoint_faults=rules)
+    try:
+        codes = [_invoke_raw(moto, endpoint, {"n": n})["Error"]["Code"] for n in range(4)]
+        reply = moto.sagemaker_runtime.invoke_endpoint(EndpointName=endpoint, Body=json.dumps({"n": 5}),
+                                                       ContentType="application/json")
+    finally:
+        moto.settings()
+    assert codes == ["ThrottlingException", "ThrottlingException", "ModelError", "ServiceUnavailable"]
+    assert json.loads(reply["Body"].read()) == {"echo": {"n": 5}}  # every rule used up: the container answers
 
 
 def _invoke_task(endpoint: str, body: str = "$") -> dict:
@@ -193,9 +212,9 @@ def test_interpreter_calls_sagemakerruntime_and_reads_its_body(moto, endpoint):
 @pytest.mark.parametrize("naming,error", [("sdk", "SageMakerRuntime.SageMakerRuntimeException"),
                                           ("code", "SageMakerRuntime.ThrottlingException")])
 def test_interpreter_names_sdk_errors_as_step_functions_does(moto, endpoint, naming, error):
-    moto.settings(sdk_error_naming=naming)
+    moto.settings(sdk_error_naming=naming, invoke_endpoint_faults=[{"id": uuid.uuid4().hex, "kind": "throttle"}])
     try:
-        done = moto.run(_invoke_task(endpoint, "States.JsonToString($)"), {"status": 429})
+        done = moto.run(_invoke_task(endpoint, "States.JsonToString($)"), {"n": 3})
     finally:
         moto.settings()
     assert (done["status"], done.get("error")) == ("FAILED", error)

@@ -26,18 +26,44 @@ def test_s3_event_reshaped_as_aws_sends_it():
 
 @pytest.mark.parametrize(
     "status,expected_status,code",
-    [(200, 200, None), (429, 400, "ThrottlingException"), (503, 503, "ServiceUnavailable"),
-     (400, 424, "ModelError"), (500, 424, "ModelError")],
+    [(200, 200, None), (400, 424, "ModelError"), (429, 424, "ModelError"), (500, 424, "ModelError"),
+     (503, 424, "ModelError")],
 )
-def test_container_replies_map_to_sagemaker_runtime_errors(status, expected_status, code):
-    got_status, headers, body = invoke_endpoint.map_container_reply(status, '{"error": "x"}', "ep")
+def test_container_replies_are_relayed_as_sagemaker_runtime_relays_them(status, expected_status, code):
+    got_status, headers, body = invoke_endpoint.moto_reply(invoke_endpoint.contract.relay(status, '{"error": "x"}', "ep"))
     assert got_status == expected_status
     assert headers.get("x-amzn-ErrorType") == code
     assert headers["x-amzn-RequestId"]
-    if code == "ModelError":
-        assert json.loads(body)["OriginalStatusCode"] == status
     if code:
+        assert json.loads(body)["OriginalStatusCode"] == status
         assert headers["status"] == str(expected_status)
+
+
+@pytest.mark.parametrize(
+    "kind,status,code",
+    [("throttle", 400, "ThrottlingException"), ("unavailable", 503, "ServiceUnavailable"),
+     ("down", 503, "ServiceUnavailable"), ("not_ready", 429, "ModelNotReadyException"), ("error", 424, "ModelError"),
+     ("busy", 424, "ModelError")],
+)
+def test_injected_faults_are_sagemakers_own_answers(kind, status, code):
+    relayed = invoke_endpoint.injected({"kind": kind}, "ep")
+    assert (relayed.status, relayed.error) == (status, code)
+    if kind == "busy":  # what the workflow's busy path matches
+        assert invoke_endpoint.contract.is_retryable(relayed) and "Received server error (503)" in relayed.body["message"]
+    if kind == "error":
+        assert not invoke_endpoint.contract.is_retryable(relayed) and json.loads(relayed.body["OriginalMessage"])["error"]
+
+
+def test_fault_rules_are_consumed_by_count_and_rate():
+    plan = invoke_endpoint.FaultPlan()
+    rules = [{"id": "a", "kind": "throttle", "count": 2}, {"id": "b", "kind": "error", "rate": 0.3, "seed": 1}]
+    kinds = [(plan.next_fault(rules) or {}).get("kind") for _ in range(7)]
+    # random.Random(1) draws 0.13, 0.85, 0.76, 0.26, 0.50: "b" applies to the 1st and 4th call it sees.
+    assert kinds == ["throttle", "throttle", "error", None, None, "error", None]
+    assert plan.next_fault([{"id": "a", "kind": "throttle", "count": 2}]) is None  # the same id: used up
+    assert plan.next_fault([{"id": "c", "kind": "throttle", "count": 2}])["id"] == "c"  # a new rule
+    with pytest.raises(ValueError, match="fault kind must be one of"):
+        plan.next_fault([{"id": "d", "kind": "explode"}])
 
 
 def test_tls_only_deny_applies_only_to_plain_http():

@@ -466,6 +466,31 @@ def test_gpu_instance_type_deploys_the_gpu_image(model_dir):
     assert pulls[0]["Resource"] == ["arn:aws:ecr:us-east-1:763104351884:repository/mxnet-inference"]
 
 
+def test_model_environment_sets_mms_workers_and_threads_per_worker(dev, model_dir):
+    mocks, _ = dev
+    environment = mocks.one("aws:sagemaker/model:Model").inputs["primaryContainer"]["environment"]
+    # Pulumi.yaml's defaults on ml.c5.xlarge (4 vCPUs): one worker scoring with every vCPU.
+    assert (environment["SAGEMAKER_MODEL_SERVER_WORKERS"], environment["OMP_NUM_THREADS"]) == ("1", "4")
+    mocks, _ = deploy("dev", model_dir, endpointInstanceType="ml.c5.4xlarge", endpointWorkers=2)
+    environment = mocks.one("aws:sagemaker/model:Model").inputs["primaryContainer"]["environment"]
+    assert (environment["SAGEMAKER_MODEL_SERVER_WORKERS"], environment["OMP_NUM_THREADS"]) == ("2", "8")
+
+
+@pytest.mark.parametrize(
+    "instance_type,mode,workers,threads,expected",
+    [("ml.m5.large", "instance", 1, 0, {"SAGEMAKER_MODEL_SERVER_WORKERS": "1", "OMP_NUM_THREADS": "2"}),
+     ("ml.c5.9xlarge", "instance", 0, 0, {"OMP_NUM_THREADS": "1"}),  # the toolkit's one worker per vCPU
+     ("ml.c5.xlarge", "instance", 3, 0, {"SAGEMAKER_MODEL_SERVER_WORKERS": "3", "OMP_NUM_THREADS": "1"}),
+     ("ml.c5.xlarge", "serverless", 1, 0, {"SAGEMAKER_MODEL_SERVER_WORKERS": "1"}),
+     ("ml.c5.xlarge", "serverless", 1, 2, {"SAGEMAKER_MODEL_SERVER_WORKERS": "1", "OMP_NUM_THREADS": "2"})],
+)
+def test_serving_environment(instance_type, mode, workers, threads, expected):
+    from infra.model_endpoint import instance_vcpus, serving_environment
+
+    assert serving_environment(instance_type, mode, workers, threads) == expected
+    assert [instance_vcpus(t) for t in ("ml.t2.medium", "ml.c5.large", "ml.g4dn.xlarge", "ml.c5.18xlarge")] == [2, 2, 4, 72]
+
+
 def test_serverless_mode_declares_serverless_config_and_no_autoscaling(model_dir):
     from state_machine.definition import EXPRESS_LIMIT_SECONDS, WorkflowTuning
 
