@@ -296,9 +296,10 @@ class ModelServer:
         else:
             raise RuntimeError(f"the model server did not become ready in {timeout_s:.0f} s:\n{self.log_tail()}")
         if loaded:
+            remaining = max(1.0, deadline - time.monotonic())
             try:
-                requests.post(self.url + "/invocations", data=b"{}", headers={"Content-Type": "application/json"},
-                              timeout=max(1.0, deadline - time.monotonic()))
+                requests.post(self.url + "/invocations", data=b"{}", timeout=remaining,
+                              headers={"Content-Type": "application/json"})
             except requests.RequestException as error:
                 raise RuntimeError(f"the model server did not answer an invocation: {error}\n{self.log_tail()}")
 

@@ -100,11 +100,10 @@ def test_a_rejection_reason_travels_as_the_error_name():
 
 
 def test_the_endpoint_error_code_is_read_from_the_body_sagemaker_relays():
-    from devstack.bridges.invoke_endpoint import map_container_reply
+    from contracts.invoke_endpoint import relay
 
     body = json.dumps({"error": "segment_too_long", "message": 'the segment lasts "40" s. See the limit'})
-    _, _, reply = map_container_reply(413, body, "ep")
-    cause = json.loads(reply)["message"] + " (Service: SageMakerRuntime, Status Code: 424, Request ID: r)"
+    cause = relay(413, body, "ep").body["message"] + " (Service: SageMakerRuntime, Status Code: 424, Request ID: r)"
     assert _letter(dead_letters.ENDPOINT_MODEL_ERROR, cause).reason == "SEGMENT_TOO_LONG"
     assert _letter(dead_letters.ENDPOINT_MODEL_ERROR, "no body here").reason == dead_letters.ENDPOINT_MODEL_ERROR
 
