@@ -106,3 +106,48 @@ class DeadLetter:
             execution_arn=data.get("execution_arn", ""),
             failed_at=data.get("failed_at", ""),
         )
+
+
+# --- The events dead-letter queue: events EventBridge could not deliver to the workflow ---------
+
+#: The message attributes EventBridge sets on an event it could not deliver to a target (the
+#: message body is the event itself). The local stack's rule-targets bridge writes the same.
+ERROR_CODE, ERROR_MESSAGE, RULE_ARN, TARGET_ARN = "ERROR_CODE", "ERROR_MESSAGE", "RULE_ARN", "TARGET_ARN"
+UNDELIVERED_ATTRIBUTES = (ERROR_CODE, ERROR_MESSAGE, RULE_ARN, TARGET_ARN)
+
+
+@dataclass(frozen=True)
+class UndeliveredEvent:
+    """An event in the events dead-letter queue: the workflow never ran for it."""
+
+    error_code: str
+    error_message: str
+    rule_arn: str
+    target_arn: str
+    event: dict[str, Any]
+    #: When EventBridge gave up (the message's ``SentTimestamp``), ISO 8601 UTC, or "".
+    sent_at: str
+
+    @property
+    def object_key(self) -> str | None:
+        detail = self.event.get("detail") if isinstance(self.event, dict) else None
+        return ((detail or {}).get("object") or {}).get("key")
+
+    @classmethod
+    def from_message(cls, message: dict[str, Any]) -> "UndeliveredEvent":
+        """From an SQS message as ``ReceiveMessage`` returns it (with ``MessageAttributeNames=["All"]``)."""
+        import datetime
+
+        attributes = message.get("MessageAttributes") or {}
+        text = {name: (attributes.get(name) or {}).get("StringValue", "") for name in UNDELIVERED_ATTRIBUTES}
+        try:
+            event = json.loads(message.get("Body") or "")
+        except ValueError:
+            event = {"body": message.get("Body")}
+        sent = (message.get("Attributes") or {}).get("SentTimestamp")
+        sent_at = (
+            datetime.datetime.fromtimestamp(int(sent) / 1000, datetime.timezone.utc).isoformat(timespec="seconds")
+            if sent else ""
+        )
+        return cls(text[ERROR_CODE], text[ERROR_MESSAGE], text[RULE_ARN], text[TARGET_ARN],
+                   event if isinstance(event, dict) else {"body": event}, sent_at)

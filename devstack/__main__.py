@@ -68,6 +68,7 @@ def _info(args, *needs: str) -> dict:
             "dlq_url": args.dlq_url,
             "state_machine_arn": args.state_machine_arn,
             "episodes_table_name": args.episodes_table,
+            "events_dlq_url": args.events_dlq_url,
         }
         missing = [_AWS_OPTIONS[key] for key in needs if not info.get(key)]
         if missing:
@@ -440,6 +441,8 @@ def parser() -> argparse.ArgumentParser:
         group.add_argument("--dlq-url", help="workflow dead-letter queue (stack output workflow_dlq_url)")
         group.add_argument("--state-machine-arn", help="stack output state_machine_arn")
         group.add_argument("--episodes-table", help="episodes table (stack output episodes_table_name)")
+        group.add_argument("--events-dlq-url", help="events dead-letter queue (stack output events_dlq_url): the console's "
+                           "dead letters also list the events the workflow never received")
 
     def stack_options(command):
         state_dir_option(command)

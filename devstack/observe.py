@@ -12,12 +12,12 @@ import datetime
 import functools
 import json
 import time
-from typing import Any
+from typing import Any, Callable
 
 import boto3
 
 from contracts import records
-from contracts.dead_letters import DeadLetter
+from contracts.dead_letters import DeadLetter, UndeliveredEvent
 from devstack import executions as executions_log
 from devstack.stack import LOCAL_CREDENTIALS
 
@@ -123,25 +123,40 @@ def _clock(seconds: float) -> str:
 
 
 def dead_letters(info: dict[str, Any], queue_url: str | None = None) -> list[DeadLetter]:
-    """Read every message of the workflow dead-letter queue without consuming it.
+    """Read every message of the workflow dead-letter queue without consuming it."""
+    return _peek(info, queue_url or info["dlq_url"], lambda message: DeadLetter.from_body(message["Body"]))
+
+
+def undelivered_events(info: dict[str, Any]) -> list[UndeliveredEvent]:
+    """Read every message of the events dead-letter queue (events the workflow never received), not consuming it.
+
+    Empty when the stack names no such queue (``--aws`` without ``--events-dlq-url``).
+    """
+    if not info.get("events_dlq_url"):
+        return []
+    return _peek(info, info["events_dlq_url"], UndeliveredEvent.from_message)
+
+
+def _peek(info: dict[str, Any], url: str, parse: Callable[[dict[str, Any]], Any]) -> list[Any]:
+    """Every message of a queue, parsed, without consuming them.
 
     Messages are received with a visibility timeout (so each batch brings new
     ones), then made visible again at once.
     """
     sqs = clients(info)["sqs"]
-    url = queue_url or info["dlq_url"]
-    seen: dict[str, DeadLetter] = {}
+    seen: dict[str, Any] = {}
     handles: list[str] = []
     try:
         while True:
             messages = sqs.receive_message(
-                QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60, WaitTimeSeconds=0
+                QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60, WaitTimeSeconds=0,
+                MessageAttributeNames=["All"], AttributeNames=["SentTimestamp"],
             ).get("Messages", [])
             if not messages:
                 break
             for message in messages:
                 handles.append(message["ReceiptHandle"])
-                seen.setdefault(message["MessageId"], DeadLetter.from_body(message["Body"]))
+                seen.setdefault(message["MessageId"], parse(message))
     finally:
         for start in range(0, len(handles), 10):
             sqs.change_message_visibility_batch(

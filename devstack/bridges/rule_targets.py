@@ -22,6 +22,7 @@ import time
 import uuid
 from typing import Any
 
+from contracts import dead_letters
 from devstack.bridges._support import argument, is_installed, mark, require_moto
 
 TESTED_MOTO = ("5.2.5",)
@@ -85,10 +86,10 @@ def _dead_letter(account: str, region: str, rule_arn: str, target: dict[str, Any
         queue_name=queue_arn.split(":")[-1],
         message_body=json.dumps(event),
         message_attributes={
-            "ERROR_CODE": {"DataType": "String", "StringValue": type(error).__name__},
-            "ERROR_MESSAGE": {"DataType": "String", "StringValue": str(error)[:256]},
-            "RULE_ARN": {"DataType": "String", "StringValue": rule_arn},
-            "TARGET_ARN": {"DataType": "String", "StringValue": target["Arn"]},
+            dead_letters.ERROR_CODE: {"DataType": "String", "StringValue": type(error).__name__},
+            dead_letters.ERROR_MESSAGE: {"DataType": "String", "StringValue": str(error)[:256]},
+            dead_letters.RULE_ARN: {"DataType": "String", "StringValue": rule_arn},
+            dead_letters.TARGET_ARN: {"DataType": "String", "StringValue": target["Arn"]},
         },
     )
 

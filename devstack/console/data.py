@@ -20,7 +20,7 @@ from typing import Any, Callable
 from botocore.config import Config
 
 from contracts import records
-from contracts.dead_letters import DeadLetter
+from contracts.dead_letters import DeadLetter, UndeliveredEvent
 from devstack import executions as executions_log
 from devstack import observe
 
@@ -215,14 +215,16 @@ class ConsoleData:
 
     # ---- dead letters --------------------------------------------------------------------------
     def dead_letters(self) -> dict[str, Any]:
-        """The workflow DLQ's messages (not consumed) and the state of the last redrive."""
+        """The workflow DLQ's messages, the events DLQ's (events the workflow never received), neither
+        consumed, and the state of the last redrive."""
         if self._queue_lock.acquire(timeout=0.1):
             try:
                 self._letters_snapshot = [_letter(letter) for letter in observe.dead_letters(self.info)]
             finally:
                 self._queue_lock.release()
         job = self._job.as_dict() if self._job else None
-        return {"dead_letters": self._letters_snapshot, "redrive": job}
+        undelivered = [_undelivered(event) for event in observe.undelivered_events(self.info)]
+        return {"dead_letters": self._letters_snapshot, "undelivered": undelivered, "redrive": job}
 
     def start_redrive(self, execution_arn: str | None = None) -> bool:
         """Redrive one dead letter (by the failed execution's ARN) or all, in the background.
@@ -277,6 +279,17 @@ def _letter(letter: DeadLetter) -> dict[str, Any]:
         "object_key": letter.object_key,
         "execution_arn": letter.execution_arn,
         "failed_at": letter.failed_at,
+    }
+
+
+def _undelivered(event: UndeliveredEvent) -> dict[str, Any]:
+    return {
+        "reason": event.error_code,
+        "error_message": event.error_message,
+        "rule_arn": event.rule_arn,
+        "target_arn": event.target_arn,
+        "object_key": event.object_key,
+        "sent_at": event.sent_at,
     }
 
 

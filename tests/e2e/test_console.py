@@ -254,6 +254,33 @@ def test_redrive_a_dead_letter_and_watch_it_leave(console, page, stack, segments
     assert not pipeline.dead_letters_for(key)
 
 
+def test_dead_letters_page_lists_events_the_workflow_never_received(console, page, stack):
+    """A message in the events DLQ as EventBridge (and the local rule-targets bridge) writes one: the event as
+    the body, the error in message attributes. The page lists it beside the workflow's dead letters, as text."""
+    import json
+
+    from contracts import dead_letters
+    from devstack import observe
+    from tests.conftest import load_event
+
+    key = f"{stack.info['stream_prefix']}/{HOSTILE}/segment_00077.ts"
+    event = load_event("s3_object_created.json")
+    event["detail"]["object"]["key"] = key
+    attributes = {dead_letters.ERROR_CODE: "ExecutionLimitExceeded", dead_letters.ERROR_MESSAGE: HOSTILE,
+                  dead_letters.RULE_ARN: "arn:aws:events:us-east-1:123456789012:rule/segments",
+                  dead_letters.TARGET_ARN: stack.info["state_machine_arn"]}
+    observe.clients(stack.info)["sqs"].send_message(
+        QueueUrl=stack.info["events_dlq_url"], MessageBody=json.dumps(event),
+        MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()})
+
+    open_page(page, console + "/dead-letters")
+    row = page.locator("#undelivered tbody tr").filter(has_text="segment_00077.ts")
+    row.wait_for()
+    assert row.locator(".reason").inner_text() == "ExecutionLimitExceeded"
+    assert row.locator("td.id").inner_text() == key and HOSTILE in row.inner_text()
+    assert page.locator('img[src="x"]').count() == 0
+
+
 def test_redrive_without_the_csrf_token_is_refused(console, stack):
     before = observe_letters(stack)
     reply = requests.post(console + "/dead-letters/redrive", data={"execution_arn": "x"}, timeout=10, allow_redirects=False)

@@ -39,6 +39,15 @@ def deployment(monkeypatch):
         sqs = boto3.client("sqs", region_name=REGION)
         dlq = sqs.create_queue(QueueName="workflow-dlq")["QueueUrl"]
         sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps(load_event("dead_letter_workflow_failure.json")))
+        # An event EventBridge could not deliver to the state machine, as it writes one to the target's DLQ.
+        events_dlq = sqs.create_queue(QueueName="events-dlq")["QueueUrl"]
+        undeliverable = load_event("s3_object_created.json")
+        undeliverable["detail"]["object"]["key"] = f"live/{STREAM}/segment_00009.ts"
+        sqs.send_message(QueueUrl=events_dlq, MessageBody=json.dumps(undeliverable), MessageAttributes={
+            name: {"DataType": "String", "StringValue": value} for name, value in (
+                ("ERROR_CODE", "ThrottlingException"), ("ERROR_MESSAGE", "Rate exceeded"),
+                ("RULE_ARN", f"arn:aws:events:{REGION}:123456789012:rule/segments"),
+                ("TARGET_ARN", f"arn:aws:states:{REGION}:123456789012:stateMachine:workflow"))})
         logs = boto3.client("logs", region_name=REGION)
         group = "/aws/vendedlogs/states/workflow"
         logs.create_log_group(logGroupName=group)
@@ -56,7 +65,8 @@ def deployment(monkeypatch):
         logs.put_log_events(logGroupName=group, logStreamName="states", logEvents=[
             {"timestamp": int(e["event_timestamp"]) + shift,
              "message": json.dumps({**e, "event_timestamp": str(int(e["event_timestamp"]) + shift)})} for e in events])
-        yield ["--aws", "--bucket", "livestream", "--table", "detections", "--dlq-url", dlq, "--state-machine-arn", arn]
+        yield ["--aws", "--bucket", "livestream", "--table", "detections", "--dlq-url", dlq, "--state-machine-arn", arn,
+               "--events-dlq-url", events_dlq]
 
 
 def _item(stream: str, seq: int) -> dict:
@@ -93,6 +103,9 @@ def test_aws_console_reads_streams_timeline_executions_and_dead_letters(client):
     assert timeline["segments"][0]["clips"] == [{"start_s": 10.0, "end_s": 15.0, "label": "Biking", "probability": 0.7}]
     (letter,) = http.get("/api/dead-letters").get_json()["dead_letters"]
     assert letter["reason"] == "NOT_A_VIDEO" and letter["object_key"].startswith(f"live/{STREAM}/")
+    (undelivered,) = http.get("/api/dead-letters").get_json()["undelivered"]  # the events DLQ, not consumed
+    assert (undelivered["reason"], undelivered["error_message"]) == ("ThrottlingException", "Rate exceeded")
+    assert undelivered["object_key"] == f"live/{STREAM}/segment_00009.ts" and undelivered["sent_at"].startswith("20")
     (execution,) = http.get("/api/executions").get_json()["executions"]  # from the log group
     assert execution["object_key"] == "live/cam-1/segment_00001.ts" and execution["status"] == "FAILED"
     page = http.get("/execution", query_string={"arn": execution["execution_arn"]}).get_data(as_text=True)

@@ -249,6 +249,12 @@ views["dead-letters"] = {
       el("td", { title: d.cause || "" }, d.execution_arn ? link("/execution", { arn: d.execution_arn }, d.error) : d.error),
       el("td", {}, redriveForm(d.execution_arn)),
     )), "dead-letters-empty");
+    fillTable("undelivered", data.undelivered.map((u) => el("tr", { "data-key": u.object_key || "" },
+      el("td", { text: u.sent_at }),
+      el("td", {}, el("strong", { className: "reason", text: u.reason })),
+      el("td", { className: "id", text: u.object_key || "" }),
+      el("td", { title: u.rule_arn, text: u.error_message }),
+    )), "undelivered-empty");
     const status = document.getElementById("redrive-status");
     const job = data.redrive;
     if (!job) status.textContent = "";
