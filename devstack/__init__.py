@@ -2,7 +2,7 @@
 
 - :mod:`devstack.moto_process`: moto in server mode, with the bridges installed.
 - :mod:`devstack.bridges`: the gaps in moto this project bridges, one module each.
-- :mod:`devstack.endpoints`: local inference servers standing in for SageMaker endpoints.
+- :mod:`devstack.endpoints`: SageMaker endpoints served locally by AWS's serving stack (MMS + toolkit).
 - :mod:`devstack.lambda_workers`, :mod:`devstack.lambda_runtime`: Lambda functions run from their archives.
 - :mod:`devstack.deploy`: runs the Pulumi program under mocks that create each resource in moto.
 - :mod:`devstack.stack`: starts everything and writes ``.devstack/stack.json``.

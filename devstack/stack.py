@@ -11,9 +11,10 @@ One stack per state directory: ``start`` takes an exclusive lock on
 ``<state dir>/stack.lock`` for the life of the owning process (the kernel drops
 it when that process ends, however it ends), so a second ``up`` or ``demo``
 refuses instead of overwriting a running stack, and a ``stack.json`` whose lock
-is free is known to be stale. The local AWS server and the inference servers it
-starts run in their own process group, which :meth:`LocalStack.stop` ends as a
-whole; the server also stops by itself when its owner disappears.
+is free is known to be stale. The local AWS server runs in its own process group,
+which :meth:`LocalStack.stop` ends as a whole; it stops the endpoints' model servers
+(each in its own process group) as it stops, and also stops by itself when its owner
+disappears.
 """
 
 from __future__ import annotations
@@ -138,7 +139,7 @@ def stop_on_signals(signals=(signal.SIGTERM, signal.SIGHUP)):
 def start_moto(state_dir: str, settings_file: str) -> tuple[subprocess.Popen, str]:
     """moto's server with the bridges (``devstack.moto_process``) on a free port; returns it and its URL.
 
-    It runs in its own process group (the inference servers it starts join it), and
+    It runs in its own process group (it stops the model servers it starts), and
     stops by itself when the calling process is gone (``DEVSTACK_OWNER_PID``).
     """
     port = free_port()
@@ -282,7 +283,7 @@ class LocalStack:
         threading.Thread(target=loop, name="episodes-sweep", daemon=True).start()
 
     def stop(self) -> None:
-        """Stop the local AWS and every inference server (the whole process group), then unlock."""
+        """Stop the local AWS (the whole process group; it stops the endpoints' model servers), then unlock."""
         self._sweeping.set()
         if self.process:
             group = self.process.pid  # start_new_session: the group id is the server's pid

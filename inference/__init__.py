@@ -11,9 +11,11 @@ Modules, one concern each:
 - :mod:`inference.clips`: a video file to the model's input tensors (sampling + preprocessing).
 - :mod:`inference.predictor`: the MXNet ``SymbolBlock`` and its top-k output.
 - :mod:`inference.s3source`: download with limits and an allow-list.
-- :mod:`inference.service`: the request -> response logic, shared by both serving contracts.
-- :mod:`inference.sagemaker_entry`: ``model_fn``/``transform_fn`` for AWS's MXNet container.
-- :mod:`inference.server`: SageMaker's hosting contract over HTTP (``/ping``, ``/invocations``).
+- :mod:`inference.service`: the request -> response logic (status and JSON body).
+- :mod:`inference.sagemaker_entry`: ``model_fn``/``transform_fn`` for AWS's MXNet container, the
+  only way this package is served (MMS + the SageMaker MXNet toolkit; locally too).
+
+This package is what ``model.tar.gz`` ships under ``code/``: no test hooks, no server of its own.
 
 Everything here runs on Python 3.8 (the MXNet inference container's), which
 the tests check with ``vermin``.

@@ -63,6 +63,7 @@ def endpoint(segments, model_dir, tmp_path_factory):
         s3.create_bucket(Bucket=bucket)
     s3.upload_file(segments["bikes"][0], BUCKET, "live/cam/segment_00000.ts")
     s3.upload_file(segments["bikes"][0], OTHER, "live/cam/segment_00000.ts")
+    s3.upload_file(segments["bunny"][0], BUCKET, "live/cam/bunny_00000.ts")
     s3.put_object(Bucket=BUCKET, Key="live/cam/junk_00001.ts", Body=b"\x47" + b"\x00" * 4000)
     s3.put_object(Bucket=BUCKET, Key="live/cam/big_00001.ts", Body=b"\x47" * (MAX_BYTES + 1))
     s3.put_object(Bucket=BUCKET, Key="live/cam/corrupt_00001.ts", Body=scrambled(segments["bikes"][0]))
@@ -106,15 +107,69 @@ def test_ping(endpoint):
     assert reply.status_code == 200
 
 
-def test_good_segment(endpoint):
+def test_good_segment_has_everything_the_record_needs(endpoint):
+    from contracts.endpoint import EndpointResponse
+
     reply = invoke(endpoint, {"s3_uri": uri("segment_00000.ts"), "top_k": 3})
     assert reply.status_code == 200, reply.text
     body = reply.json()
+    assert EndpointResponse.from_dict(body).to_dict() == body  # the response is the contract, field for field
+    assert isinstance(body["probability"], float) and 0 < body["probability"] <= 1
     assert body["label"] == body["top_k"][0]["label"] and len(body["top_k"]) == 3
     assert body["frames"]["indices"][0] == list(range(93, 157, 2))
     assert body["video"]["frame_count"] == 250 and body["video"]["width"] == 640
-    assert body["model"]["random_weights"] is True
+    assert body["model"]["random_weights"] is True and "random weights" in body["warning"]
+    assert set(body["timings_ms"]) == {"download", "decode", "forward", "total"}
     assert invoke_endpoint.relay(reply.status_code, reply.text).status == 200
+
+
+def test_clips_give_a_timeline(endpoint):
+    body = invoke(endpoint, {"s3_uri": uri("segment_00000.ts"), "clips": 3}).json()
+    assert len(body["clips"]) == 3
+    assert [c["start_s"] for c in body["clips"]] == sorted(c["start_s"] for c in body["clips"])
+    assert body["clips"][-1]["end_s"] <= 10.0
+
+
+def test_min_confidence_replaces_a_weak_guess(endpoint):
+    body = invoke(endpoint, {"s3_uri": uri("segment_00000.ts"), "min_confidence": 0.9}).json()
+    assert body["confident"] is False and body["label"] == "no_confident_activity"
+    assert body["top_k"][0]["label"] != "no_confident_activity"
+
+
+def test_short_segment_with_audio_is_padded_and_says_so(endpoint):
+    body = invoke(endpoint, {"s3_uri": uri("bunny_00000.ts")}).json()
+    assert body["video"]["frame_count"] < 64 * 3 and body["label"]
+    assert body["video"]["width"] == 1280
+
+
+def test_concurrent_requests_are_all_answered(endpoint):
+    """More requests than workers: MMS queues them, and each gets the same answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(3) as pool:
+        replies = list(pool.map(lambda _: invoke(endpoint, {"s3_uri": uri("segment_00000.ts")}), range(3)))
+    assert [r.status_code for r in replies] == [200] * 3
+    assert len({r.json()["probability"] for r in replies}) == 1  # same input, same answer
+
+
+def test_limits_on_duration_and_resolution(segments, model_dir):
+    """Checked from the container's facts, before any frame is decoded."""
+    from contracts.environment import EndpointEnvironment
+    from inference import errors
+    from inference.service import InferenceService, Limits
+    from inference.video import SegmentReader
+
+    service = InferenceService(model_dir, limits=Limits(EndpointEnvironment(
+        allowed_buckets=(), max_segment_bytes=64 * 1024 * 1024, max_segment_seconds=5, max_frame_pixels=1280 * 720
+    ).to_environ()))
+    with SegmentReader(segments["bikes"][0]) as reader:
+        with pytest.raises(errors.InferenceError) as too_long:
+            service._check_limits(reader.facts)
+    assert too_long.value.code == errors.SEGMENT_TOO_LONG
+    with SegmentReader(segments["bikes_1080p"][0]) as reader:
+        with pytest.raises(errors.InferenceError) as too_big:
+            service._check_limits(reader.facts)
+    assert too_big.value.code == errors.RESOLUTION_TOO_LARGE
 
 
 @pytest.mark.parametrize(
@@ -132,6 +187,7 @@ def test_good_segment(endpoint):
                      id="top_k-10e30"),
         pytest.param('{"s3_uri": "s3://b/k.ts", "min_confidence": -Infinity}', 400, "invalid_request", id="min-conf-inf"),
         pytest.param({"s3_uri": uri("segment_00000.ts"), "clips": "3"}, 400, "invalid_request", id="clips-string"),
+        pytest.param({"s3_uri": uri("segment_00000.ts"), "top_k": 0}, 400, "invalid_request", id="top_k-zero"),
         pytest.param({"s3_uri": uri("big_00001.ts")}, 413, "segment_too_large", id="too-large"),
         pytest.param({"s3_uri": uri("junk_00001.ts")}, 422, "not_a_video", id="junk"),
         pytest.param({"s3_uri": uri("corrupt_00001.ts")}, 422, "corrupt_video", id="corrupt-inside"),

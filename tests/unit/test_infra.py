@@ -252,6 +252,39 @@ def test_model_archive_follows_mxnet_container_contract(model_dir):
     assert archives.build_model_archive(model_dir) == path  # reproducible: same inputs, same file
 
 
+#: Names of test hooks that once shipped in model.tar.gz (a fault switch and its routes) or could:
+#: fault injection lives in the local stack's InvokeEndpoint bridge, never in the archive.
+TEST_HOOKS = (b"FaultPlan", b"_faults", b"_stats", b"allow_faults", b"allow-faults", b"inject", b"moto",
+              b"devstack", b"pytest", b"inference.server")
+
+
+def test_model_archive_holds_only_what_serves_requests(model_dir):
+    """Each member is listed (model files, the entry point, the inference package, the contracts it
+    imports, its requirements and their wheels), and no code in it names a test hook."""
+    import re
+
+    with tarfile.open(archives.build_model_archive(model_dir)) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+        code = {name: tar.extractfile(m).read() for name, m in members.items()
+                if name.startswith("code/") and not name.endswith(".whl")}
+    inference_modules = {f"code/inference/{f}" for f in os.listdir(os.path.join(archives.ROOT, "inference"))
+                         if f.endswith(".py") and f != archives.ENTRY_MODULE}
+    expected = (
+        {archived for _, archived in archives.MODEL_FILES}
+        | {"code/" + archives.ENTRY_MODULE, "code/requirements.txt"}
+        | inference_modules
+        | {"code/contracts/" + name for name in archives.MODEL_CONTRACTS}
+    )
+    wheels = {name for name in members if re.fullmatch(r"code/wheels/[^/]+\.whl", name)}
+    assert set(members) - wheels == expected
+    assert all(m.isfile() for m in members.values())  # no links, devices or folders beyond the files'
+    assert "code/inference/server.py" not in members  # no HTTP server of ours: AWS's container serves it
+    assert "code/inference/service.py" in code
+    for name, data in code.items():
+        for hook in TEST_HOOKS:
+            assert hook not in data, f"{name} mentions {hook.decode()}: test hooks stay out of model.tar.gz"
+
+
 def test_lambda_archive_imports_in_a_clean_interpreter_with_the_environment_the_program_sets(dev, tmp_path):
     data = archives.lambda_archive_bytes()
     assert data == archives.lambda_archive_bytes()  # reproducible
