@@ -95,8 +95,8 @@ model_endpoint = ModelEndpoint(
                 max_segment_seconds=max_segment_seconds(settings.segment_seconds),
                 max_frame_pixels=settings.max_frame_pixels,
             ).to_environ(),
-            **serving_environment(settings.endpoint_instance_type, settings.endpoint_mode,
-                                  settings.endpoint_workers, settings.endpoint_threads_per_worker),
+            **serving_environment(settings.endpoint_instance_type, settings.endpoint_mode, settings.endpoint_workers,
+                                  settings.endpoint_threads_per_worker, settings.endpoint_job_queue_size),
         },
     ),
 )

@@ -122,15 +122,21 @@ def instance_vcpus(instance_type: str) -> int:
     return 4 * int(match.group(1) or 1)
 
 
-def serving_environment(instance_type: str, mode: str, workers: int, threads_per_worker: int) -> dict[str, str]:
-    """MMS's workers and each worker's OpenMP threads, as the Model's environment sets them for the toolkit.
+def serving_environment(
+    instance_type: str, mode: str, workers: int, threads_per_worker: int, job_queue_size: int | None = None
+) -> dict[str, str]:
+    """MMS's workers, each worker's OpenMP threads and MMS's job queue, as the Model's environment sets them.
 
     Without them the SageMaker MXNet toolkit starts one worker per vCPU, each scoring
     single-threaded (``OMP_NUM_THREADS=1``) with its own copy of the model. ``0`` threads:
     the instance's vCPUs divided among the workers (left to the toolkit in serverless mode,
-    whose vCPUs SageMaker does not state).
+    whose vCPUs SageMaker does not state). MMS reads ``MMS_*`` variables as its settings
+    (the toolkit's configuration enables it): ``MMS_JOB_QUEUE_SIZE`` bounds the requests it
+    queues per model, beyond which it answers 503 at once (``contracts.invoke_endpoint``'s busy).
     """
     environment = {}
+    if job_queue_size:
+        environment["MMS_JOB_QUEUE_SIZE"] = str(job_queue_size)
     if workers:
         environment["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(workers)
     if threads_per_worker:

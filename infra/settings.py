@@ -98,6 +98,7 @@ class Settings:
     serverless_max_concurrency: int
     endpoint_workers: int
     endpoint_threads_per_worker: int
+    endpoint_job_queue_size: int
     segment_alerts: bool
     episode_threshold: float
     episode_open_segments: int
@@ -146,6 +147,8 @@ class Settings:
 
         if self.endpoint_workers < 0 or self.endpoint_threads_per_worker < 0:
             raise ValueError("endpointWorkers and endpointThreadsPerWorker must be 0 (automatic) or more")
+        if self.endpoint_job_queue_size < 1:
+            raise ValueError("endpointJobQueueSize must be 1 or more")
         if self.endpoint_mode not in (INSTANCE_MODE, SERVERLESS_MODE):
             raise ValueError(f"endpointMode must be {INSTANCE_MODE!r} or {SERVERLESS_MODE!r}, not {self.endpoint_mode!r}")
         if self.endpoint_mode == SERVERLESS_MODE:

@@ -122,6 +122,7 @@ def test_rule_starts_executions_and_still_delivers_to_its_other_targets(moto):
 #: A user script for AWS's MXNet container (``SAGEMAKER_PROGRAM``): echoes the request, answers its "status".
 ECHO_SCRIPT = '''
 import json
+import time
 
 
 def model_fn(model_dir):
@@ -130,6 +131,7 @@ def model_fn(model_dir):
 
 def transform_fn(model, body, content_type, accept, context=None):
     request = json.loads(body)
+    time.sleep(request.get("sleep", 0))
     status = request.get("status", 200)
     if status != 200:
         context.set_response_status(code=status, phrase="Refused")
@@ -150,7 +152,7 @@ def endpoint(moto):
     moto.s3.put_object(Bucket=bucket, Key="model.tar.gz", Body=buffer.getvalue())
     moto.sagemaker.create_model(ModelName=name, ExecutionRoleArn=moto.role(), PrimaryContainer={
         "Image": "local", "ModelDataUrl": f"s3://{bucket}/model.tar.gz",
-        "Environment": {"SAGEMAKER_PROGRAM": "echo.py", "SAGEMAKER_MODEL_SERVER_WORKERS": "1"}})
+        "Environment": {"SAGEMAKER_PROGRAM": "echo.py", "SAGEMAKER_MODEL_SERVER_WORKERS": "1", "MMS_JOB_QUEUE_SIZE": "1"}})
     moto.sagemaker.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[
         {"VariantName": "v", "ModelName": name, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
     moto.sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)
@@ -179,6 +181,32 @@ def test_invoke_endpoint_is_relayed_to_the_model_server_as_sagemaker_relays_it(m
     with pytest.raises(ClientError) as missing:
         moto.sagemaker_runtime.invoke_endpoint(EndpointName="nowhere", Body="{}", ContentType="application/json")
     assert missing.value.response["Error"]["Code"] == "ValidationError"
+
+
+def test_beyond_its_job_queue_mms_refuses_at_once_and_sagemaker_relays_it_as_busy(moto, endpoint):
+    """The Model's MMS_JOB_QUEUE_SIZE (1 here, one worker) bounds the work: the rest get 503 at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from contracts import invoke_endpoint as contract
+
+    def call(n):
+        try:
+            reply = moto.sagemaker_runtime.invoke_endpoint(EndpointName=endpoint, ContentType="application/json",
+                                                           Body=json.dumps({"n": n, "sleep": 2}))
+            return 200, json.loads(reply["Body"].read())
+        except ClientError as error:
+            return error.response["ResponseMetadata"]["HTTPStatusCode"], error.response
+
+    with ThreadPoolExecutor(5) as pool:
+        answers = list(pool.map(call, range(5)))
+    served = [body for status, body in answers if status == 200]
+    busy = [body for status, body in answers if status != 200]
+    assert served and busy, answers
+    for refused in busy:
+        assert (refused["Error"]["Code"], refused["OriginalStatusCode"]) == ("ModelError", contract.BUSY_STATUS)
+        assert "Received server error (503)" in refused["Error"]["Message"]  # what the workflow's busy Choice matches
+        relayed = contract.Relayed(424, refused["Error"]["Code"], {"OriginalStatusCode": refused["OriginalStatusCode"]})
+        assert contract.is_retryable(relayed)
 
 
 def test_faults_are_injected_in_the_bridge_as_sagemaker_errors(moto, endpoint):

@@ -504,9 +504,11 @@ def test_model_environment_sets_mms_workers_and_threads_per_worker(dev, model_di
     environment = mocks.one("aws:sagemaker/model:Model").inputs["primaryContainer"]["environment"]
     # Pulumi.yaml's defaults on ml.c5.xlarge (4 vCPUs): one worker scoring with every vCPU.
     assert (environment["SAGEMAKER_MODEL_SERVER_WORKERS"], environment["OMP_NUM_THREADS"]) == ("1", "4")
-    mocks, _ = deploy("dev", model_dir, endpointInstanceType="ml.c5.4xlarge", endpointWorkers=2)
+    assert environment["MMS_JOB_QUEUE_SIZE"] == "16"
+    mocks, _ = deploy("dev", model_dir, endpointInstanceType="ml.c5.4xlarge", endpointWorkers=2, endpointJobQueueSize=5)
     environment = mocks.one("aws:sagemaker/model:Model").inputs["primaryContainer"]["environment"]
     assert (environment["SAGEMAKER_MODEL_SERVER_WORKERS"], environment["OMP_NUM_THREADS"]) == ("2", "8")
+    assert environment["MMS_JOB_QUEUE_SIZE"] == "5"
 
 
 @pytest.mark.parametrize(
