@@ -63,6 +63,7 @@ import socket
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 from typing import Mapping
 
@@ -140,6 +141,12 @@ serving.main()
 LOG_FILE = "model-server.log"
 
 
+#: MMS's worker socket in the temporary folder (``.mms.sock.<9000 + worker>``), and the longest Unix
+#: socket path Linux takes (``sun_path`` is 108 bytes with its NUL), less a margin.
+MMS_SOCKET_NAME = ".mms.sock.9000"
+MAX_SOCKET_PATH = 100
+
+
 class JavaMissing(RuntimeError):
     """MMS's front end needs a Java runtime."""
 
@@ -204,6 +211,7 @@ class ModelServer:
         self.die_with_parent = die_with_parent
         self.process: subprocess.Popen | None = None
         self.log_path = os.path.join(self.base_dir, LOG_FILE)
+        self._short_tmp: str | None = None
 
     @classmethod
     def from_archive(cls, archive: str, base_dir: str, environment: Mapping[str, str] | None = None, **kwargs) -> "ModelServer":
@@ -216,6 +224,11 @@ class ModelServer:
 
     def _env(self) -> dict[str, str]:
         tmp = os.path.join(self.base_dir, "tmp")
+        if len(os.path.join(tmp, MMS_SOCKET_NAME)) > MAX_SOCKET_PATH:
+            # MMS puts its workers' Unix sockets in the temporary folder, and a socket path is at most
+            # 107 bytes (AF_UNIX): a deep state folder (pytest's) would leave every worker unable to start.
+            self._short_tmp = self._short_tmp or tempfile.mkdtemp(prefix="mms-")
+            tmp = self._short_tmp
         os.makedirs(tmp, exist_ok=True)
         # The machine's variables, minus anything that would make the workers import code from
         # outside the archive (the container's PYTHONPATH is empty: the toolkit adds code/).
@@ -368,6 +381,9 @@ class ModelServer:
                 continue
             break
         self.process.poll()
+        if self._short_tmp:
+            shutil.rmtree(self._short_tmp, ignore_errors=True)
+            self._short_tmp = None
 
     def __enter__(self) -> "ModelServer":
         self.start()
