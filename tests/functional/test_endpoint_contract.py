@@ -84,8 +84,13 @@ def endpoint(segments, model_dir, tmp_path_factory):
             allowed_buckets=(BUCKET,), max_segment_bytes=MAX_BYTES, max_segment_seconds=30.0, max_frame_pixels=1920 * 1088
         ).to_environ(),
     }
+    # A state folder deeper than AF_UNIX's 108-byte socket path (a local stack's, in a test's tmp dir):
+    # MMS's worker sockets must not be made inside it.
+    base_dir = tmp_path_factory.mktemp("opt-ml") / ("deep-state-folder-" * 6)
+    base_dir.mkdir()
+    assert len(str(base_dir)) > 108
     server = ModelServer.from_archive(
-        build_model_archive(model_dir), str(tmp_path_factory.mktemp("opt-ml")), environment, extra_env=aws,
+        build_model_archive(model_dir), str(base_dir), environment, extra_env=aws,
         python=os.environ.get("ENDPOINT_PYTHON") or sys.executable,
     )
     with server:
