@@ -34,6 +34,10 @@ account_id = aws.get_caller_identity().account_id
 partition = aws.get_partition()
 
 
+#: Where every component that builds ARNs deploys.
+WHERE = {"account_id": account_id, "region": region, "partition": partition.partition}
+
+
 def name(role: str, kind: str = "default") -> str:
     return physical_name(project, stack, role, kind)
 
@@ -81,9 +85,7 @@ model_endpoint = ModelEndpoint(
         min_capacity=settings.autoscaling_min_capacity,
         max_capacity=settings.autoscaling_max_capacity,
         target_invocations_per_instance=settings.autoscaling_target_invocations,
-        account_id=account_id,
-        region=region,
-        partition=partition.partition,
+        **WHERE,
         log_retention_days=settings.log_retention_days,
         mode=settings.endpoint_mode,
         serverless_memory_mb=settings.serverless_memory_mb,
@@ -105,13 +107,18 @@ model_endpoint = ModelEndpoint(
 powertools_layer = settings.powertools_layer_arn or aws.ssm.get_parameter_output(
     name=powertools_layer_parameter(settings.lambda_runtime, powertools_version())
 ).value
+#: What every Lambda function of the stack shares.
+LAMBDA = {
+    "lambda_runtime": settings.lambda_runtime,
+    "powertools_layer_arn": powertools_layer,
+    "log_retention_days": settings.log_retention_days,
+}
 
 # The stack's bus: ActivityStarted/ActivityEnded (watched labels), StreamStalled/StreamResumed.
 alerts = Alerts(
     "alerts",
     AlertsArgs(
-        bus_name=name("alerts"), region=region, account_id=account_id, partition=partition.partition,
-        email=settings.alert_email, segment_alerts=settings.segment_alerts,
+        bus_name=name("alerts"), **WHERE, email=settings.alert_email, segment_alerts=settings.segment_alerts,
     ),
 )
 
@@ -131,9 +138,7 @@ episodes = Episodes(
         bus=alerts.bus,
         notify_labels=settings.watch_activities,
         account_id=account_id,
-        lambda_runtime=settings.lambda_runtime,
-        powertools_layer_arn=powertools_layer,
-        log_retention_days=settings.log_retention_days,
+        **LAMBDA,
         timeout_seconds=settings.episodes_timeout_seconds,
         sweep_schedule=settings.sweep_schedule,
         settings_environment=settings_environment(settings),
@@ -162,12 +167,8 @@ workflow = Workflow(
         table=results.table,
         workflow_dlq=results.workflow_dlq,
         events_dlq=results.events_dlq,
-        account_id=account_id,
-        region=region,
-        partition=partition.partition,
-        lambda_runtime=settings.lambda_runtime,
-        powertools_layer_arn=powertools_layer,
-        log_retention_days=settings.log_retention_days,
+        **WHERE,
+        **LAMBDA,
         lambda_environment=LambdaEnvironment(
             stream_prefix=settings.stream_prefix,
             max_segment_bytes=settings.max_segment_bytes,
@@ -187,14 +188,12 @@ observability = Observability(
     "observability",
     ObservabilityArgs(
         dashboard_name=name("dashboard"),
-        region=region,
         state_machine_arn=workflow.state_machine.arn,
         endpoint_name=model_endpoint.endpoint.name,
         workflow_dlq_name=results.workflow_dlq.name,
         events_dlq_name=results.events_dlq.name,
         variant_name=model_endpoint.variant_name,
-        account_id=account_id,
-        partition=partition.partition,
+        **WHERE,
         alarm_email=settings.alert_email,
     ),
 )
@@ -216,9 +215,7 @@ if settings.live_source_enabled:
             stream_prefix=settings.stream_prefix,
             stream_id=settings.stream_id,
             segment_seconds=settings.segment_seconds,
-            account_id=account_id,
-            region=region,
-            partition=partition.partition,
+            **WHERE,
         ),
     )
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 import math
 import os
 import sys
@@ -27,7 +26,8 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from bench.inference import ROOT, machine
+from bench.inference import ROOT
+from bench.report import command_line, machine, write
 from devstack import observe
 from devstack.redrive import redrive
 from devstack.stack import LocalStack
@@ -83,15 +83,10 @@ def main(argv=None) -> int:
         "elapsed_s": elapsed,
     }
     ok = not lost and not redriven.redriven
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "burst.json"), "w") as handle:
-        json.dump(report, handle, indent=2)
-    m = report["machine"]
     text = "\n".join([
         "# Burst: 3x what the endpoint serves within the task timeout, at once (clips=3)",
         "",
-        f"Command: `{report['command']}` · machine: {m['processor']}, {m['usable_cores']} usable cores, "
-        f"load average at start {tuple(round(x, 2) for x in m['load_average'])}.",
+        command_line(report),
         "",
         "| service time | task timeout | uploads | records | dead letters (reasons) | lost or doubled | recorded by a redrive | elapsed |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -101,9 +96,7 @@ def main(argv=None) -> int:
         f"Verdict: {'holds' if ok else 'FAILS'}: nothing lost, and nothing in the DLQ that a retry would have recorded.",
         "",
     ])
-    with open(os.path.join(args.out, "burst.md"), "w") as handle:
-        handle.write(text)
-    print(text)
+    write(args.out, "burst", text, report)
     return 0 if ok else 1
 
 

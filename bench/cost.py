@@ -29,6 +29,8 @@ import math
 import os
 import sys
 
+from bench.report import write
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PRICES = os.path.join(ROOT, "bench", "prices.json")
 RESULTS = os.path.join(ROOT, "bench", "results")
@@ -87,9 +89,9 @@ def main(argv=None) -> int:
     text = "# Cost per stream-hour\n\nCommand: `python -m bench.cost" + (
         f" --service-seconds {args.service_seconds}" if args.service_seconds else "") + "`\n\n" + table(prices, service_s, args.memory_mb)
     if args.out:
-        with open(os.path.join(args.out, "cost.md"), "w") as handle:
-            handle.write(text)
-    print(text)
+        write(args.out, "cost", text)
+    else:
+        print(text)
     return 0
 
 

@@ -24,7 +24,6 @@ import argparse
 import json
 import multiprocessing as mp
 import os
-import platform
 import shutil
 import statistics
 import sys
@@ -32,6 +31,7 @@ import tempfile
 import time
 from typing import Any
 
+from bench.report import command_line, machine, write
 from inference.sampling import clip_frame_indices
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -176,18 +176,6 @@ def export_int8(model_dir: str, paths: list[str], workdir: str) -> str:
     return out
 
 
-def machine() -> dict[str, Any]:
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cores": os.cpu_count(),
-        "usable_cores": len(os.sched_getaffinity(0)),
-        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-        "load_average": os.getloadavg(),
-        "python": sys.version.split()[0],
-    }
-
-
 def summarise(samples: list[float]) -> dict[str, float]:
     return {"min": min(samples), "median": statistics.median(samples), "n": len(samples)}
 
@@ -254,22 +242,15 @@ def main(argv=None) -> int:
             stats["speedup_int8_vs_seed"] = stats["seed"]["median"] / stats["int8"]["median"]
         stats["fp32_over_lower_bound"] = stats["fp32"]["median"] / lower
         report["segments"][name] = stats
-    with open(os.path.join(args.out, "inference.json"), "w") as handle:
-        json.dump(report, handle, indent=2)
-    with open(os.path.join(args.out, "inference.md"), "w") as handle:
-        handle.write(markdown(report))
-    print(markdown(report))
+    write(args.out, "inference", markdown(report), report)
     return 0
 
 
 def markdown(report: dict[str, Any]) -> str:
-    m = report["machine"]
     lines = [
         "# Inference benchmark",
         "",
-        f"Command: `{report['command']}` · machine: {m['processor']}, {m['usable_cores']} usable cores, "
-        f"{m.get('memory_gb', '?')} GiB, load average at start {tuple(round(x, 2) for x in m['load_average'])}, "
-        f"Python {m['python']}, {m['platform']}.",
+        command_line(report),
         "The machine is shared with other work (see the load average): absolute times vary between runs; "
         "the ratios, measured within one run on interleaved rounds, are what counts.",
         "Per segment: decode + sample + preprocess + forward of the centre clip (32 frames, step 2); download excluded.",

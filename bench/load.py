@@ -23,7 +23,8 @@ import sys
 import tempfile
 import time
 
-from bench.inference import ROOT, machine
+from bench.inference import ROOT
+from bench.report import command_line, machine, write
 from devstack import observe
 from devstack.stack import LocalStack
 
@@ -112,16 +113,11 @@ def main(argv=None) -> int:
         "latency_p50_s": statistics.median(latencies),
         "latency_p99_s": percentile(latencies, 0.99),
     }
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "load.json"), "w") as handle:
-        json.dump(report, handle, indent=2)
-    m = report["machine"]
     ok = not violations and extra_executions == 0
     text = "\n".join([
         "# Load: a burst of good and bad segments through the local stack",
         "",
-        f"Command: `{report['command']}` · machine: {m['processor']}, {m['usable_cores']} usable cores, "
-        f"load average at start {tuple(round(x, 2) for x in m['load_average'])}, Python {m['python']}.",
+        command_line(report),
         f"Mix: {report['mix']} plus {report['playlists_uploaded']} playlist uploads (each must end at once, with no record and no dead letter).",
         "",
         "| uploads | executions | records | dead letters | invariant | elapsed | throughput | p50 upload->outcome | p99 |",
@@ -135,9 +131,7 @@ def main(argv=None) -> int:
         f"behind up to {args.concurrency} executions in flight.",
         "",
     ])
-    with open(os.path.join(args.out, "load.md"), "w") as handle:
-        handle.write(text)
-    print(text)
+    write(args.out, "load", text, report)
     return 0 if ok else 1
 
 

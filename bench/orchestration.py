@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import statistics
 import sys
 import tempfile
 
-from bench.inference import ROOT, machine
+from bench.inference import ROOT
+from bench.report import command_line, machine, write
 from devstack import observe
 from devstack.stack import LocalStack
 
@@ -63,16 +63,11 @@ def main(argv=None) -> int:
         "endpoint_service_median_s": statistics.median(r["endpoint_service_s"] for r in rows),
         "rows": rows,
     }
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "orchestration.json"), "w") as handle:
-        json.dump(report, handle, indent=2)
-    m = report["machine"]
     text = "\n".join(
         [
             "# Local orchestration overhead",
             "",
-            f"Command: `{report['command']}` · machine: {m['processor']}, {m['usable_cores']} usable cores, "
-            f"load average at start {tuple(round(x, 2) for x in m['load_average'])}, Python {m['python']}.",
+            command_line(report),
             "One segment at a time (bikes, 640x272, 10 s) through the local stack: PutObject -> EventBridge rule -> "
             "Express execution -> ValidateSegment -> DetectActivity -> RecordDetection. The first segment warms up and is not counted.",
             "",
@@ -86,9 +81,7 @@ def main(argv=None) -> int:
             "",
         ]
     )
-    with open(os.path.join(args.out, "orchestration.md"), "w") as handle:
-        handle.write(text)
-    print(text)
+    write(args.out, "orchestration", text, report)
     return 0
 
 

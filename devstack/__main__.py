@@ -28,10 +28,12 @@ import glob
 import os
 import sys
 import time
+from typing import Any, Callable
 
 import boto3
 import botocore.exceptions
 
+from contracts.segments import stream_folder
 from devstack import observe
 from devstack.errors import DevstackError
 from devstack.stack import LOCAL_CREDENTIALS, STATE_DIR, LocalStack, load_stack, require_model, stop_on_signals
@@ -270,6 +272,12 @@ def cmd_backfill(args) -> int:
     return 0
 
 
+def _show(args, data: Any, as_text: Callable[[Any], str]) -> int:
+    """``--json``: ``data`` as JSON; else its human form."""
+    print(observe.as_json(data) if args.json else as_text(data))
+    return 0
+
+
 def cmd_results(args) -> int:
     info = _info(args, "table_name")
     items = observe.timeline(info, args.stream_id)
@@ -289,27 +297,17 @@ def cmd_results(args) -> int:
 def cmd_streams(args) -> int:
     info = _info(args, "table_name")
     counts = observe.stream_counts(info)
-    if args.json:
-        print(observe.as_json(counts))
-        return 0
-    if not counts:
+    if not counts and not args.json:
         print("no records yet", file=sys.stderr)
         return 0
-    width = max(len(stream) for stream in counts)
-    print(f"{'stream':<{width}}  records")
-    for stream, count in counts.items():
-        print(f"{stream:<{width}}  {count:>7}")
-    return 0
+    return _show(args, counts, observe.format_stream_counts)
 
 
 def cmd_dlq(args) -> int:
     info = _info(args, "dlq_url")
     letters = observe.dead_letters(info)
-    if args.json:
-        print(observe.as_json([{**letter.__dict__, "reason": letter.reason} for letter in letters]))
-    else:
-        print(observe.format_dead_letters(letters))
-    return 0
+    return _show(args, [{**letter.__dict__, "reason": letter.reason} for letter in letters],
+                 lambda _: observe.format_dead_letters(letters))
 
 
 def cmd_trace(args) -> int:
@@ -334,16 +332,7 @@ def cmd_trace(args) -> int:
 def cmd_executions(args) -> int:
     """The state machine's executions, from its log group (as on AWS, where Express has no ListExecutions)."""
     info = _info(args, "state_machine_arn")
-    found = observe.executions(info)[-args.last:]
-    if args.json:
-        print(observe.as_json(found))
-        return 0
-    print(f"{'started (UTC)':<19}  {'status':<9} {'seconds':>7}  name / error")
-    for e in found:
-        seconds = f"{e['duration_s']:.2f}" if e["duration_s"] is not None else "-"
-        error = f"  {e['error']}" if e.get("error") else ""
-        print(f"{e['startDate']:%Y-%m-%d %H:%M:%S}  {e['status']:<9} {seconds:>7}  {e['name']}{error}")
-    return 0
+    return _show(args, observe.executions(info)[-args.last:], observe.format_executions)
 
 
 def cmd_alerts(args) -> int:
@@ -378,6 +367,8 @@ def _serve_console(info: dict, port: int) -> None:
 def cmd_console(args) -> int:
     _serve_console(_info(args, "livestream_bucket", "table_name", "dlq_url", "state_machine_arn"), args.port)
     return 0
+
+
 def cmd_events(args) -> int:
     from devstack import episodes as reader
 
@@ -410,7 +401,7 @@ def cmd_redrive(args) -> int:
     from devstack.redrive import redrive
 
     info = _info(args, "dlq_url", "state_machine_arn")
-    prefix = f"{info['stream_prefix']}/{args.stream_id}/" if args.stream_id else ""
+    prefix = stream_folder(info["stream_prefix"], args.stream_id) if args.stream_id else ""
     report = redrive(info, only=lambda letter: (letter.object_key or "").startswith(prefix))
     for key in report.redriven:
         print(f"recorded     {key}")

@@ -178,22 +178,18 @@ def _check(value: Any, shape, path: str, problems: list[str], checked: Checked) 
                 continue
             _check(item, shape.members[name], f"{path}.{name}", problems, checked)
         return
-    if kind == "list":
-        if not isinstance(value, list):
-            problems.append(f"{path}: expected a list, got {type(value).__name__}")
+    if kind in ("list", "map"):
+        if not isinstance(value, list if kind == "list" else dict):
+            problems.append(f"{path}: expected a {kind}, got {type(value).__name__}")
             return
         _bounds(len(value), shape, path, "length", problems, checked)
-        for index, item in enumerate(value):
-            _check(item, shape.member, f"{path}[{index}]", problems, checked)
-        return
-    if kind == "map":
-        if not isinstance(value, dict):
-            problems.append(f"{path}: expected a map, got {type(value).__name__}")
-            return
-        _bounds(len(value), shape, path, "length", problems, checked)
-        for key, item in value.items():
-            _check(key, shape.key, f"{path}<key {key}>", problems, checked)
-            _check(item, shape.value, f"{path}.{key}", problems, checked)
+        if kind == "list":
+            members = [(item, shape.member, f"{path}[{index}]") for index, item in enumerate(value)]
+        else:
+            members = [m for key, item in value.items()
+                       for m in ((key, shape.key, f"{path}<key {key}>"), (item, shape.value, f"{path}.{key}"))]
+        for item, member_shape, member_path in members:
+            _check(item, member_shape, member_path, problems, checked)
         return
     expected = _TYPES.get(kind)
     if expected and (not isinstance(value, expected) or (kind != "boolean" and isinstance(value, bool))):

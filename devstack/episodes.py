@@ -9,31 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
-
 from contracts import episodes as ep
-
-
-def _client(info: dict[str, Any], service: str):
-    kwargs: dict[str, Any] = {"region_name": info["region"]}
-    if info.get("endpoint_url"):  # the local stack (its own dummy credentials); else the usual AWS chain
-        from devstack.stack import LOCAL_CREDENTIALS
-
-        kwargs.update(endpoint_url=info["endpoint_url"], **LOCAL_CREDENTIALS)
-    return boto3.client(service, **kwargs)
+from devstack import observe
 
 
 def _query(info: dict[str, Any], **kwargs) -> list[dict[str, Any]]:
-    dynamodb = _client(info, "dynamodb")
-    items, start = [], None
-    while True:
-        if start:
-            kwargs["ExclusiveStartKey"] = start
-        page = dynamodb.query(TableName=info["episodes_table_name"], **kwargs)
-        items.extend(page["Items"])
-        start = page.get("LastEvaluatedKey")
-        if not start:
-            return items
+    pages = observe.clients(info)["dynamodb"].get_paginator("query").paginate(
+        TableName=info["episodes_table_name"], **kwargs
+    )
+    return [item for page in pages for item in page["Items"]]
 
 
 def for_stream(info: dict[str, Any], stream_id: str) -> list[ep.Episode]:
@@ -67,7 +51,7 @@ def presign(info: dict[str, Any], uri: str | None, expires_s: int = 3600) -> str
     if not uri:
         return None
     bucket, _, key = uri[len("s3://"):].partition("/")
-    return _client(info, "s3").generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_s)
+    return observe.clients(info)["s3"].generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_s)
 
 
 def as_row(episode: ep.Episode, info: dict[str, Any] | None = None, urls: bool = False) -> dict[str, Any]:

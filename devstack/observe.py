@@ -8,6 +8,7 @@ ListExecutions or GetExecutionHistory; see ``devstack.executions``).
 
 from __future__ import annotations
 
+import collections
 import datetime
 import functools
 import json
@@ -53,24 +54,13 @@ def timeline(info: dict[str, Any], stream_id: str) -> list[dict[str, Any]]:
 
 def stream_counts(info: dict[str, Any]) -> dict[str, int]:
     """Every stream id with records, and how many (a ``Scan`` of the key attribute only)."""
-    dynamodb = clients(info)["dynamodb"]
-    counts: dict[str, int] = {}
-    start = None
-    while True:
-        kwargs = {
-            "TableName": info["table_name"],
-            "ProjectionExpression": "#pk",
-            "ExpressionAttributeNames": {"#pk": records.PARTITION_KEY},
-        }
-        if start:
-            kwargs["ExclusiveStartKey"] = start
-        page = dynamodb.scan(**kwargs)
-        for item in page["Items"]:
-            stream = item[records.PARTITION_KEY]["S"]
-            counts[stream] = counts.get(stream, 0) + 1
-        start = page.get("LastEvaluatedKey")
-        if not start:
-            return dict(sorted(counts.items()))
+    pages = clients(info)["dynamodb"].get_paginator("scan").paginate(
+        TableName=info["table_name"],
+        ProjectionExpression="#pk",
+        ExpressionAttributeNames={"#pk": records.PARTITION_KEY},
+    )
+    counts = collections.Counter(item[records.PARTITION_KEY]["S"] for page in pages for item in page["Items"])
+    return dict(sorted(counts.items()))
 
 
 def stream_ids(info: dict[str, Any]) -> list[str]:
@@ -223,6 +213,20 @@ def format_trace(execution: dict[str, Any], steps: list[StepTrace]) -> str:
         retries = f"  retries: {step.attempts - 1}" if step.attempts > 1 else ""
         errors = f"  errors: {', '.join(step.errors)}" if step.errors else ""
         lines.append(f"  +{step.entered_s:6.2f}s  {step.state:<24} {step.duration_s:6.2f}s{retries}{errors}")
+    return "\n".join(lines)
+
+
+def format_stream_counts(counts: dict[str, int]) -> str:
+    width = max(len(stream) for stream in counts)
+    return "\n".join([f"{'stream':<{width}}  records", *(f"{stream:<{width}}  {count:>7}" for stream, count in counts.items())])
+
+
+def format_executions(found: list[dict[str, Any]]) -> str:
+    lines = [f"{'started (UTC)':<19}  {'status':<9} {'seconds':>7}  name / error"]
+    for e in found:
+        seconds = f"{e['duration_s']:.2f}" if e["duration_s"] is not None else "-"
+        error = f"  {e['error']}" if e.get("error") else ""
+        lines.append(f"{e['startDate']:%Y-%m-%d %H:%M:%S}  {e['status']:<9} {seconds:>7}  {e['name']}{error}")
     return "\n".join(lines)
 
 

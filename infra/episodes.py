@@ -15,6 +15,7 @@ import pulumi_aws as aws
 from contracts import episodes as ep
 from contracts.environment import EpisodesEnvironment
 from infra import archives, policies
+from infra.tables import on_demand_table
 
 #: Where the layer puts ffmpeg (Lambda adds /opt/bin to PATH).
 FFMPEG_IN_LAYER = "/opt/bin/ffmpeg"
@@ -74,25 +75,16 @@ class Episodes(pulumi.ComponentResource):
         super().__init__("activity-detection:episodes:Episodes", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         label_key, start_key = ep.LABEL_INDEX_KEYS
-        self.table = aws.dynamodb.Table(
+        self.table = on_demand_table(
             f"{name}-table",
-            name=args.table_name,
-            billing_mode="PAY_PER_REQUEST",
-            hash_key=ep.PARTITION_KEY,
-            range_key=ep.SORT_KEY,
-            attributes=[
-                {"name": ep.PARTITION_KEY, "type": "S"},
-                {"name": ep.SORT_KEY, "type": "S"},
-                {"name": label_key, "type": "S"},
-                {"name": start_key, "type": "S"},
-            ],
+            args.table_name,
+            (ep.PARTITION_KEY, ep.SORT_KEY),
+            {ep.PARTITION_KEY: "S", ep.SORT_KEY: "S", label_key: "S", start_key: "S"},
+            child,
             # Across streams per label, by wall-clock start (sparse: state and outbox items have no label).
             global_secondary_indexes=[
                 {"name": ep.LABEL_INDEX, "hash_key": label_key, "range_key": start_key, "projection_type": "ALL"}
             ],
-            point_in_time_recovery={"enabled": True},
-            server_side_encryption={"enabled": True},
-            opts=child,
         )
 
         # ffmpeg for the evidence, from the imageio-ffmpeg wheel, as a layer uploaded through S3.

@@ -8,6 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from contracts import records
+from infra.tables import on_demand_table
 
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # SQS's maximum
 
@@ -23,17 +24,13 @@ class Results(pulumi.ComponentResource):
     def __init__(self, name: str, args: ResultsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("activity-detection:results:Results", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self.table = aws.dynamodb.Table(
+        self.table = on_demand_table(
             f"{name}-detections",
-            name=args.table_name,
-            billing_mode="PAY_PER_REQUEST",
-            hash_key=records.PARTITION_KEY,
-            range_key=records.SORT_KEY,
-            attributes=[{"name": key.name, "type": key.encoding} for key in records.KEY_ATTRIBUTES],
-            point_in_time_recovery={"enabled": True},
-            server_side_encryption={"enabled": True},
+            args.table_name,
+            (records.PARTITION_KEY, records.SORT_KEY),
+            {key.name: key.encoding for key in records.KEY_ATTRIBUTES},
+            child,
             ttl={"attribute_name": records.TTL_ATTRIBUTE, "enabled": True},
-            opts=child,
         )
         # Failed executions: one message per segment, written by the state machine.
         self.workflow_dlq = self._dead_letter_queue(f"{name}-workflow-dlq", args.workflow_dlq_name)

@@ -94,10 +94,7 @@ def create_app(data: ConsoleData) -> Flask:
 
     @app.get("/stream")
     def stream_page():
-        stream_id = request.args.get("id")
-        if not stream_id:
-            abort(400)
-        return render_template("stream.html", page="streams", stream_id=stream_id)
+        return render_template("stream.html", page="streams", stream_id=_required("id"))
 
     @app.get("/executions")
     def executions_page():
@@ -105,10 +102,7 @@ def create_app(data: ConsoleData) -> Flask:
 
     @app.get("/execution")
     def execution_page():
-        arn = request.args.get("arn")
-        if not arn:
-            abort(400)
-        return render_template("execution.html", page="executions", execution=data.execution(arn))
+        return render_template("execution.html", page="executions", execution=data.execution(_required("arn")))
 
     @app.get("/dead-letters")
     def dead_letters_page():
@@ -130,10 +124,7 @@ def create_app(data: ConsoleData) -> Flask:
 
     @app.get("/api/stream")
     def api_stream():
-        stream_id = request.args.get("id")
-        if not stream_id:
-            abort(400)
-        return jsonify(data.timeline(stream_id))
+        return jsonify(data.timeline(_required("id")))
 
     @app.get("/api/executions")
     def api_executions():
@@ -144,6 +135,14 @@ def create_app(data: ConsoleData) -> Flask:
         return jsonify(data.dead_letters())
 
     return app
+
+
+def _required(name: str) -> str:
+    """A query parameter the page cannot do without: 400 when it is missing or empty."""
+    value = request.args.get(name)
+    if not value:
+        abort(400)
+    return value
 
 
 def serve(data: ConsoleData, port: int = 8008, threads: int = 8):

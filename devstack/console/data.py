@@ -101,21 +101,12 @@ class ConsoleData:
 
     # ---- streams -------------------------------------------------------------------------------
     def _scan_records(self) -> list[dict[str, Any]]:
-        dynamodb = self._clients["dynamodb"]
-        found, start = [], None
-        while True:
-            kwargs = {
-                "TableName": self.info["table_name"],
-                "ProjectionExpression": "#pk, #sk, created_at, duration_seconds",
-                "ExpressionAttributeNames": {"#pk": records.PARTITION_KEY, "#sk": records.SORT_KEY},
-            }
-            if start:
-                kwargs["ExclusiveStartKey"] = start
-            page = dynamodb.scan(**kwargs)
-            found.extend(records.decode_item(item) for item in page["Items"])
-            start = page.get("LastEvaluatedKey")
-            if not start:
-                return found
+        pages = self._clients["dynamodb"].get_paginator("scan").paginate(
+            TableName=self.info["table_name"],
+            ProjectionExpression="#pk, #sk, created_at, duration_seconds",
+            ExpressionAttributeNames={"#pk": records.PARTITION_KEY, "#sk": records.SORT_KEY},
+        )
+        return [records.decode_item(item) for page in pages for item in page["Items"]]
 
     def streams(self) -> list[dict[str, Any]]:
         """Every stream with its health and its records per hour over the last 24 hours."""

@@ -66,22 +66,14 @@ class Store:
 
     def records_after(self, stream_id: str, after_seq: int) -> list[dict[str, Any]]:
         """The stream's records after ``after_seq`` (strongly consistent), decoded."""
-        found, start = [], None
-        while True:
-            kwargs: dict[str, Any] = {
-                "TableName": self.records_table,
-                "KeyConditionExpression": "#pk = :stream AND #sk > :after",
-                "ExpressionAttributeNames": {"#pk": records.PARTITION_KEY, "#sk": records.SORT_KEY},
-                "ExpressionAttributeValues": {":stream": {"S": stream_id}, ":after": {"N": str(after_seq)}},
-                "ConsistentRead": True,
-            }
-            if start:
-                kwargs["ExclusiveStartKey"] = start
-            page = self.dynamodb.query(**kwargs)
-            found.extend(records.decode_item(item) for item in page["Items"])
-            start = page.get("LastEvaluatedKey")
-            if not start:
-                return found
+        pages = self.dynamodb.get_paginator("query").paginate(
+            TableName=self.records_table,
+            KeyConditionExpression="#pk = :stream AND #sk > :after",
+            ExpressionAttributeNames={"#pk": records.PARTITION_KEY, "#sk": records.SORT_KEY},
+            ExpressionAttributeValues={":stream": {"S": stream_id}, ":after": {"N": str(after_seq)}},
+            ConsistentRead=True,
+        )
+        return [records.decode_item(item) for page in pages for item in page["Items"]]
 
     def record(self, stream_id: str, seq: int) -> dict[str, Any] | None:
         reply = self.dynamodb.get_item(
@@ -210,19 +202,11 @@ class Store:
 
     def stream_ids(self) -> list[str]:
         """Every stream with a state item (the sweep's work list)."""
-        found, start = [], None
-        while True:
-            kwargs: dict[str, Any] = {
-                "TableName": self.episodes_table,
-                "FilterExpression": "#sk = :state",
-                "ExpressionAttributeNames": {"#sk": ep.SORT_KEY, "#pk": ep.PARTITION_KEY},
-                "ExpressionAttributeValues": {":state": {"S": ep.STATE_KEY}},
-                "ProjectionExpression": "#pk",
-            }
-            if start:
-                kwargs["ExclusiveStartKey"] = start
-            page = self.dynamodb.scan(**kwargs)
-            found.extend(item[ep.PARTITION_KEY]["S"] for item in page["Items"])
-            start = page.get("LastEvaluatedKey")
-            if not start:
-                return sorted(found)
+        pages = self.dynamodb.get_paginator("scan").paginate(
+            TableName=self.episodes_table,
+            FilterExpression="#sk = :state",
+            ExpressionAttributeNames={"#sk": ep.SORT_KEY, "#pk": ep.PARTITION_KEY},
+            ExpressionAttributeValues={":state": {"S": ep.STATE_KEY}},
+            ProjectionExpression="#pk",
+        )
+        return sorted(item[ep.PARTITION_KEY]["S"] for page in pages for item in page["Items"])

@@ -9,7 +9,6 @@ over the same timeline (contracts.episodes.episodes_of).
 
 import concurrent.futures
 import json
-import os
 import time
 import uuid
 
