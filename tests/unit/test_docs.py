@@ -48,3 +48,22 @@ def test_cli_commands_are_documented():
     text = readme()
     for command in commands:
         assert f"python -m devstack {command}" in text, command
+
+
+def test_the_layout_table_names_every_top_level_entry_and_only_existing_paths():
+    import re
+    import subprocess
+
+    text = readme()
+    start = text.index("## Layout")
+    table = text[start:text.index("\n\n", text.index("| folder |", start))]
+    named = [path for row in table.splitlines()[2:] for path in re.findall(r"`([^`]+)`", row.split(" | ")[0])]
+    missing = [path for path in named if not os.path.exists(os.path.join(ROOT, path))]
+    assert not missing, f"the layout table names paths that do not exist: {missing}"
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    if not tracked:  # not a git checkout (an unpacked archive): nothing to compare with
+        return
+    top = {path.split("/")[0] + ("/" if "/" in path else "") for path in tracked}
+    unnamed = sorted(entry for entry in top - {".gitignore", "README.md"}
+                     if not any(name == entry or name.startswith(entry) for name in named))
+    assert not unnamed, f"the layout table does not name: {unnamed}"
