@@ -66,7 +66,7 @@ def main(argv=None) -> int:
             recorded = collections.Counter(r["s3_uri"].split("/", 3)[3] for r in observe.timeline(info, "burst"))
             letters = [letter for letter in observe.dead_letters(info) if (letter.object_key or "").startswith(f"{prefix}/burst/")]
             lettered = collections.Counter(letter.object_key for letter in letters)
-            reasons = collections.Counter(letter.reason for letter in letters)
+            reasons = collections.Counter(f"{letter.failed_state}: {letter.reason}" for letter in letters)
             redriven = redrive(info, only=lambda letter: (letter.object_key or "").startswith(f"{prefix}/burst/"))
     lost = [key for key in keys if (recorded.get(key, 0), lettered.get(key, 0)) not in ((1, 0), (0, 1))]
     report = {
