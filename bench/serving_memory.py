@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
     from contracts.environment import EndpointEnvironment
-    from devstack.model_server import ModelServer, free_port
+    from devstack.model_server import ModelServer, mms_port
     from infra.archives import ENTRY_MODULE, build_model_archive
     from videos.samples import cut_segments, sample_path
 
@@ -52,7 +52,7 @@ def main(argv=None) -> int:
                               "requests": args.requests, "checkpoints": []}
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as workdir:
         segment = cut_segments(sample_path("bikes.mp4"), workdir)[0]
-        port = free_port()
+        port = mms_port()
         moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         moto.start()
         s3_url = f"http://127.0.0.1:{port}"

@@ -132,11 +132,13 @@ def cmd_demo(args) -> int:
             execution, steps = observe.trace(info, found[-1]["executionArn"])
             print()
             print(observe.format_trace(execution, steps))
-        if args.plot:
+        picture = os.path.join(args.state_dir, "timeline.png") if args.plot is None else args.plot
+        if picture:
             from devstack.plot import plot_timeline
 
-            plot_timeline(items, args.plot, title=f"stream {args.stream_id}", watched=args.watch, episodes=episodes)
-            print(f"\ntimeline picture written to {args.plot}")
+            os.makedirs(os.path.dirname(os.path.abspath(picture)), exist_ok=True)
+            plot_timeline(items, picture, title=f"stream {args.stream_id}", watched=args.watch, episodes=episodes)
+            print(f"\ntimeline picture written to {picture}")
         ok = len(items) == len(uploaded.keys) and not letters
         print(f"\n{len(items)} records for {len(uploaded.keys)} segments, {len(letters)} dead letters, "
               f"{len(found) - before} executions; {time.time() - started:.0f} s in all")
@@ -451,7 +453,8 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--stream-id", default="demo", help="stream folder the segments go to (default demo)")
     demo.add_argument("--loops", type=int, default=2, help="play the video 1+N times (3 segments for the 10 s sample)")
     demo.add_argument("--realtime", action="store_true", help="upload at the video's pace (10 s per segment), like a live source")
-    demo.add_argument("--plot", default=".devstack/timeline.png", help="where to write the timeline picture")
+    demo.add_argument("--plot", default=None, metavar="PNG",
+                      help="where to write the timeline picture (default: timeline.png in the state folder; '' for none)")
     demo.add_argument("--console", nargs="?", type=int, const=8008, metavar="PORT",
                       help="keep the stack up afterwards and serve the console (default port 8008) until Ctrl-C")
     stack_options(demo)

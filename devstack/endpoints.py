@@ -18,7 +18,7 @@ import threading
 from typing import Callable
 
 from devstack.bridges._support import state_dir
-from devstack.model_server import ModelServer, extract_archive, free_port
+from devstack.model_server import ModelServer, extract_archive, mms_port
 
 LOG = logging.getLogger("devstack.endpoints")
 #: How often the supervisor looks at the servers; how long a server may take to answer /ping.
@@ -69,7 +69,7 @@ class LocalEndpoints:
         """
         base_dir = os.path.join(state_dir(), "endpoints", endpoint_name)
         os.makedirs(base_dir, exist_ok=True)
-        server = ModelServer(base_dir, environment, extra_env=extra_env, port=free_port(), die_with_parent=True)
+        server = ModelServer(base_dir, environment, extra_env=extra_env, port=mms_port(), die_with_parent=True)
         done = threading.Event()
         with self.lock:
             old, old_done = self.servers.pop(endpoint_name, None), self.keepers.pop(endpoint_name, None)

@@ -56,10 +56,8 @@ from __future__ import annotations
 import ctypes
 import io
 import os
-import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tarfile
@@ -68,6 +66,8 @@ import time
 from typing import Mapping
 
 import requests
+
+from devstack.ports import free_port
 
 #: The container's entry point, with the two per-machine lookups made per instance (see above),
 #: and pip skipped when ``code/requirements.txt`` asks for nothing this Python lacks.
@@ -155,18 +155,9 @@ class JavaMissing(RuntimeError):
 PORT_RANGE = (20000, 32766)
 
 
-def free_port() -> int:
+def mms_port() -> int:
     """A free TCP port on 127.0.0.1 that MMS accepts."""
-    rng = random.SystemRandom()
-    for _ in range(200):
-        port = rng.randint(*PORT_RANGE)
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in {}-{}".format(*PORT_RANGE))
+    return free_port(PORT_RANGE)
 
 
 def extract_archive(archive: str | bytes, base_dir: str) -> str:
@@ -242,7 +233,7 @@ class ModelServer:
                 "SAGEMAKER_BASE_DIR": self.base_dir,
                 "SAGEMAKER_BIND_TO_PORT": str(self.port),
                 "MMS_INFERENCE_ADDRESS": self.url,
-                "MMS_MANAGEMENT_ADDRESS": f"http://127.0.0.1:{free_port()}",
+                "MMS_MANAGEMENT_ADDRESS": f"http://127.0.0.1:{mms_port()}",
                 "DEVSTACK_MMS_CONFIG_FILE": os.path.join(self.base_dir, "sagemaker-mms.properties"),
                 "TMPDIR": tmp,
                 "TEMP": tmp,
@@ -258,7 +249,7 @@ class ModelServer:
                 "install one (Debian/Ubuntu: `apt-get install default-jre-headless`; `make venv` does it)"
             )
         if self.port is None:
-            self.port = free_port()
+            self.port = mms_port()
         log = open(self.log_path, "ab")
         try:
             self.process = subprocess.Popen(

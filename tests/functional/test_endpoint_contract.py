@@ -45,7 +45,8 @@ def scrambled(path: str, seed: int = 7) -> bytes:
 def endpoint(segments, model_dir, tmp_path_factory):
     from moto.server import ThreadedMotoServer
 
-    from devstack.model_server import ModelServer, free_port
+    from devstack.model_server import ModelServer
+    from devstack.ports import free_port
     from infra.archives import ENTRY_MODULE, build_model_archive
 
     moto_port = free_port()
