@@ -43,7 +43,6 @@ import requests
 
 from contracts import invoke_endpoint as contract
 from devstack.bridges._support import argument, bridge_settings, is_installed, mark, require_moto
-from devstack.endpoints import ENDPOINTS
 
 TESTED_MOTO = ("5.2.5",)
 SETTING = "invoke_endpoint_faults"
@@ -111,9 +110,17 @@ def _unavailable(endpoint_name: str) -> contract.Relayed:
     return contract.service_error(503, contract.SERVICE_UNAVAILABLE, f"Endpoint {endpoint_name} has no healthy instance")
 
 
+def _endpoints():
+    """The local model servers. Imported on use: ``devstack.endpoints`` imports this package
+    (its ``_support``), so a module-level import would be circular when it is imported first."""
+    from devstack.endpoints import ENDPOINTS
+
+    return ENDPOINTS
+
+
 def relay(endpoint_name: str, body: bytes | str, content_type: str) -> tuple[int, dict[str, str], str]:
     """InvokeEndpoint for ``endpoint_name``, answered by its local model server."""
-    url = ENDPOINTS.url(endpoint_name)
+    url = _endpoints().url(endpoint_name)
     if url is None:
         return moto_reply(contract.service_error(
             400, contract.VALIDATION_ERROR, f"Endpoint {endpoint_name} of account local not found."))
@@ -175,7 +182,7 @@ def install() -> None:
         def on_status(status: str, reason: str | None, endpoint=endpoint) -> None:  # DescribeEndpoint shows it
             endpoint.endpoint_status, endpoint.failure_reason = status, reason
 
-        ENDPOINTS.start(endpoint_name, _model_archive(container["ModelDataUrl"]), container.get("Environment") or {},
+        _endpoints().start(endpoint_name, _model_archive(container["ModelDataUrl"]), container.get("Environment") or {},
                         on_status, extra_env=_machine_env())
         return endpoint
 

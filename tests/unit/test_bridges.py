@@ -153,3 +153,13 @@ def test_two_bridges_on_one_method_both_take_effect_and_reinstalling_is_a_no_op(
     dynamodb_atomic.install()
     dynamodb_faults.install()
     assert DynamoDBBackend.put_item is patched
+
+
+def test_every_devstack_module_imports_first_without_a_circular_import():
+    """devstack.endpoints imports the bridges package, whose InvokeEndpoint bridge uses it back."""
+    import subprocess
+    import sys
+
+    for module in ("devstack.endpoints", "devstack.bridges", "devstack.model_server", "devstack.stack"):
+        done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True)
+        assert done.returncode == 0, (module, done.stderr[-500:])
