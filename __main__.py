@@ -14,6 +14,7 @@ from infra import archives
 from infra.alerts import Alerts, AlertsArgs
 from infra.console_links import executions_console_url
 from infra.episodes import Episodes, EpisodesArgs, settings_environment
+from infra.intake import Intake, IntakeArgs, intake_max_concurrency
 from infra.live_source import LiveSource, LiveSourceArgs
 from infra.model_endpoint import (
     SERVERLESS_MODE, ModelEndpoint, ModelEndpointArgs, default_inference_image, serving_environment,
@@ -160,13 +161,11 @@ workflow = Workflow(
         state_machine_name=name("workflow", "state_machine"),
         lambda_role_name=name("lambda", "iam_role"),
         state_machine_role_name=name("workflow", "iam_role"),
-        events_role_name=name("events", "iam_role"),
         livestream_bucket=storage.livestream_bucket,
         stream_prefix=settings.stream_prefix,
         endpoint_name=model_endpoint.endpoint.name,
         table=results.table,
         workflow_dlq=results.workflow_dlq,
-        events_dlq=results.events_dlq,
         **WHERE,
         **LAMBDA,
         lambda_environment=LambdaEnvironment(
@@ -181,6 +180,26 @@ workflow = Workflow(
         alert_threshold=settings.alert_threshold,
         segment_alerts=settings.segment_alerts,
         episodes_function=episodes.function,
+    ),
+)
+
+# Uploads wait in the intake queue; at most intake_max_concurrency of them are in the workflow at once.
+intake = Intake(
+    "intake",
+    IntakeArgs(
+        queue_name=name("intake", "sqs_queue"),
+        function_name=name("start-workflow", "lambda_function"),
+        role_name=name("intake", "iam_role"),
+        livestream_bucket=storage.livestream_bucket,
+        stream_prefix=settings.stream_prefix,
+        state_machine=workflow.state_machine,
+        events_dlq=results.events_dlq,
+        account_id=account_id,
+        **LAMBDA,
+        max_concurrency=intake_max_concurrency(
+            settings.intake_max_concurrency, settings.endpoint_mode == SERVERLESS_MODE,
+            settings.autoscaling_max_capacity, settings.endpoint_job_queue_size, settings.serverless_max_concurrency,
+        ),
     ),
 )
 
@@ -232,6 +251,8 @@ pulumi.export("workflow_dlq_url", results.workflow_dlq.url)
 pulumi.export("events_dlq_url", results.events_dlq.url)
 pulumi.export("endpoint_name", model_endpoint.endpoint.name)
 pulumi.export("validate_function_name", workflow.function.name)
+pulumi.export("intake_queue_url", intake.queue.url)
+pulumi.export("start_workflow_function_name", intake.function.name)
 pulumi.export("dashboard_name", observability.dashboard.dashboard_name)
 pulumi.export("medialive_channel_id", live_source.channel.channel_id if live_source else None)
 pulumi.export("alert_bus_name", alerts.bus.name)

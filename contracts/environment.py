@@ -118,3 +118,14 @@ class EpisodesEnvironment(_Environment):
     evidence_max_clip_seconds: float
     #: ffmpeg in the Lambda layer (elsewhere, ffmpeg on the path or the ``imageio-ffmpeg`` wheel's).
     ffmpeg_path: str
+
+
+@dataclass(frozen=True)
+class StartWorkflowEnvironment(_Environment):
+    """The intake's starter (contracts.intake): the workflow it starts and where it gives up to."""
+
+    state_machine_arn: str
+    #: The intake queue: the starter hides a failed message until its next try.
+    intake_queue_url: str
+    #: An event the starter gives up on goes here, with its reason (as EventBridge's own undeliverable events).
+    events_dlq_url: str

@@ -147,12 +147,55 @@ class Checked:
     patterns_skipped: int = 0
 
 
+#: SQS queue attributes are a string map in the API model, so their ranges are not in it: these are
+#: from the SQS API reference, SetQueueAttributes ("Attributes"), and the redrive policy's
+#: ``maxReceiveCount`` from the SQS developer guide's dead-letter queue page.
+SQS_ATTRIBUTE_RANGES: dict[str, tuple[int, int]] = {
+    "DelaySeconds": (0, 900),
+    "MaximumMessageSize": (1024, 262144),
+    "MessageRetentionPeriod": (60, 1209600),
+    "ReceiveMessageWaitTimeSeconds": (0, 20),
+    "VisibilityTimeout": (0, 43200),
+}
+SQS_MAX_RECEIVE_COUNT_RANGE = (1, 1000)
+
+
 def model_violations(call: ApiCall, checked: Checked | None = None) -> list[str]:
     """Every way ``call.params`` breaks its operation's input shape in botocore's model."""
     checked = checked if checked is not None else Checked()
     shape = service_model(call.service).operation_model(call.operation).input_shape
     problems: list[str] = []
-    _check(call.params, shape, f"{call.service}.{call.operation}", problems, checked)
+    path = f"{call.service}.{call.operation}"
+    _check(call.params, shape, path, problems, checked)
+    if call.service == "sqs" and isinstance(call.params.get("Attributes"), dict):
+        problems += _sqs_attribute_violations(call.params["Attributes"], f"{path}.Attributes", checked)
+    return problems
+
+
+def _sqs_attribute_violations(attributes: dict[str, Any], path: str, checked: Checked) -> list[str]:
+    problems = []
+
+    def within(name: str, raw: Any, bounds: tuple[int, int]) -> None:
+        checked.ranges += 1
+        try:
+            value = int(raw)
+        except (TypeError, ValueError):
+            problems.append(f"{path}.{name}: {raw!r} is not a whole number")
+            return
+        if not bounds[0] <= value <= bounds[1]:
+            problems.append(f"{path}.{name}: value {value} is outside {bounds[0]}..{bounds[1]}")
+
+    for name, bounds in SQS_ATTRIBUTE_RANGES.items():
+        if name in attributes:
+            within(name, attributes[name], bounds)
+    if "RedrivePolicy" in attributes:
+        try:
+            policy = json.loads(attributes["RedrivePolicy"])
+        except ValueError:
+            return problems + [f"{path}.RedrivePolicy: not JSON"]
+        if not str(policy.get("deadLetterTargetArn", "")).startswith("arn:"):
+            problems.append(f"{path}.RedrivePolicy: deadLetterTargetArn must be a queue ARN")
+        within("RedrivePolicy.maxReceiveCount", policy.get("maxReceiveCount"), SQS_MAX_RECEIVE_COUNT_RANGE)
     return problems
 
 
@@ -276,16 +319,41 @@ def _object(i, o):
     return [request("s3", "PutObject", {**_without(i, "source"), "Body": FILE_CONTENT})]
 
 
-def _queue(i, o):
+#: pulumi-aws's Queue inputs -> SQS queue attributes (numbers as text, as the API takes them).
+QUEUE_ATTRIBUTES = {
+    "messageRetentionSeconds": "MessageRetentionPeriod",
+    "visibilityTimeoutSeconds": "VisibilityTimeout",
+    "receiveWaitTimeSeconds": "ReceiveMessageWaitTimeSeconds",
+    "sqsManagedSseEnabled": "SqsManagedSseEnabled",
+    "redrivePolicy": "RedrivePolicy",
+}
+
+
+def queue_attributes(i: dict[str, Any]) -> dict[str, str]:
+    """The ``Attributes`` of CreateQueue for a Queue's inputs."""
     attributes = {}
-    if "messageRetentionSeconds" in i:
-        attributes["MessageRetentionPeriod"] = str(int(i["messageRetentionSeconds"]))
-    if "sqsManagedSseEnabled" in i:
-        attributes["SqsManagedSseEnabled"] = str(bool(i["sqsManagedSseEnabled"])).lower()
-    unmapped = set(i) - {"name", "messageRetentionSeconds", "sqsManagedSseEnabled"}
+    for name, attribute in QUEUE_ATTRIBUTES.items():
+        if name not in i:
+            continue
+        value = i[name]
+        if isinstance(value, bool):
+            attributes[attribute] = str(value).lower()
+        elif isinstance(value, (int, float)):
+            attributes[attribute] = str(int(value))
+        else:
+            attributes[attribute] = str(value)
+    return attributes
+
+
+def _queue(i, o):
+    unmapped = set(i) - {"name", *QUEUE_ATTRIBUTES}
     if unmapped:
         raise UnmappedInput(f"aws:sqs/queue:Queue: {sorted(unmapped)}")
-    return [request("sqs", "CreateQueue", {"QueueName": _name(i, o), "Attributes": attributes})]
+    return [request("sqs", "CreateQueue", {"QueueName": _name(i, o), "Attributes": queue_attributes(i)})]
+
+
+def _event_source_mapping(i, o):
+    return [request("lambda", "CreateEventSourceMapping", dict(i))]
 
 
 def _queue_policy(i, o):
@@ -486,6 +554,7 @@ BUILDERS: dict[str, Callable[[dict[str, Any], dict[str, Any]], list[ApiCall]]] =
     "aws:iam/rolePolicy:RolePolicy": _role_policy,
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
     "aws:lambda/function:Function": _function,
+    "aws:lambda/eventSourceMapping:EventSourceMapping": _event_source_mapping,
     "aws:sfn/stateMachine:StateMachine": _state_machine,
     "aws:cloudwatch/eventBus:EventBus": _event_bus,
     "aws:cloudwatch/eventRule:EventRule": _rule,

@@ -107,6 +107,7 @@ class MotoMocks(pulumi.runtime.Mocks):
             "aws:sagemaker/endpointConfiguration:EndpointConfiguration": self._endpoint_config,
             "aws:sagemaker/endpoint:Endpoint": self._endpoint,
             "aws:lambda/layerVersion:LayerVersion": self._layer,
+            "aws:lambda/eventSourceMapping:EventSourceMapping": self._event_source_mapping,
         }
 
     def client(self, service: str):
@@ -245,11 +246,8 @@ class MotoMocks(pulumi.runtime.Mocks):
         return inputs["key"], {"etag": reply["ETag"].strip('"'), "versionId": reply.get("VersionId", "")}
 
     def _queue(self, name, inputs):
-        attributes = {
-            "MessageRetentionPeriod": str(_int(inputs.get("messageRetentionSeconds", 345600))),
-            "SqsManagedSseEnabled": str(bool(inputs.get("sqsManagedSseEnabled"))).lower(),
-        }
-        url = self.client("sqs").create_queue(QueueName=inputs["name"], Attributes=attributes)["QueueUrl"]
+        # The same attributes the contract tests check against botocore's model (retention, visibility, redrive).
+        url = self.client("sqs").create_queue(QueueName=inputs["name"], Attributes=api_params.queue_attributes(inputs))["QueueUrl"]
         arn = self.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         return url, {"url": url, "arn": arn, "name": inputs["name"]}
 
@@ -325,6 +323,13 @@ class MotoMocks(pulumi.runtime.Mocks):
             TracingConfig={"Mode": inputs.get("tracingConfig", {}).get("mode", "PassThrough")},
         )
         return inputs["name"], {"arn": function["FunctionArn"], "name": inputs["name"]}
+
+    def _event_source_mapping(self, name, inputs):
+        # The very request the contract tests validate; the local stack's pollers honour its ScalingConfig.
+        (call,) = api_params.BUILDERS["aws:lambda/eventSourceMapping:EventSourceMapping"](inputs, {})
+        mapping = self.client("lambda").create_event_source_mapping(**call.params)
+        return mapping["UUID"], {"uuid": mapping["UUID"], "arn": mapping["EventSourceMappingArn"],
+                                 "functionArn": mapping["FunctionArn"]}
 
     def _state_machine(self, name, inputs):
         logging_config = inputs["loggingConfiguration"]
@@ -428,8 +433,11 @@ def deploy(endpoint_url: str, stack: str = "local", overrides: dict[str, Any] | 
     video = os.path.join(ROOT, "videos", "bikes.mp4")
     # MediaLive is recorded only; it is declared when its source video is there, as on AWS.
     # The local endpoint's "instance" is this machine: its worker scores with the cores it may use.
+    # The intake lets in what this machine runs at once: its one endpoint instance and every Lambda
+    # instance share its cores (on AWS the bound derives from the fleet; see infra.intake).
+    cores = len(os.sched_getaffinity(0))
     config = {"aws:region": mocks.region, "liveSourceEnabled": os.path.exists(video), "fastRetries": True,
-              "endpointThreadsPerWorker": len(os.sched_getaffinity(0)), **(overrides or {})}
+              "endpointThreadsPerWorker": cores, "intakeMaxConcurrency": max(2, 2 * cores), **(overrides or {})}
     outputs = run_program(mocks, stack, config)
     return outputs, mocks
 

@@ -72,6 +72,8 @@ class Instance:
                 "AWS_DEFAULT_REGION": code.region,
                 # The function's SDK calls go to this local AWS, as on AWS they go to the region's endpoints.
                 "AWS_ENDPOINT_URL": endpoint_url,
+                # Calls with a host prefix (StartSyncExecution's "sync-") keep the local host as given.
+                "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
                 "AWS_LAMBDA_FUNCTION_NAME": code.function_name,
                 "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(code.memory_mb),

@@ -189,6 +189,38 @@ def wait_for_executions(info: dict[str, Any], expected: int, timeout_s: float = 
     raise TimeoutError(f"{expected} executions did not finish within {timeout_s:.0f} s")
 
 
+def intake_backlog(info: dict[str, Any]) -> int:
+    """Uploads still in the intake queue: waiting, in the workflow, or hidden until their next try."""
+    attributes = clients(info)["sqs"].get_queue_attributes(
+        QueueUrl=info["intake_queue_url"],
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def wait_for_intake(info: dict[str, Any], timeout_s: float = 1800) -> list[dict[str, Any]]:
+    """Block until the intake queue is empty and no execution runs: every upload so far has its outcome."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        if intake_backlog(info) == 0:
+            found = executions(info)
+            if all(e["status"] != "RUNNING" for e in found) and intake_backlog(info) == 0:
+                return found
+        time.sleep(0.5)
+    raise TimeoutError(f"the intake queue still held uploads after {timeout_s:.0f} s")
+
+
+def most_in_flight(found: list[dict[str, Any]]) -> int:
+    """The most executions that ran at once, from their start and stop dates."""
+    edges = sorted([(e["startDate"], 1) for e in found] + [(e["stopDate"], -1) for e in found if e["stopDate"]],
+                   key=lambda edge: (edge[0], edge[1]))
+    running = most = 0
+    for _, step in edges:
+        running += step
+        most = max(most, running)
+    return most
+
+
 #: One state of an execution's trace (kept under its old name for callers).
 StepTrace = executions_log.Step
 

@@ -2,7 +2,7 @@
 
 ``.devstack/stack.json`` records where everything is, for the other commands
 and for any tooling: ``endpoint_url``, ``region``, ``livestream_bucket``,
-``stream_prefix``, ``table_name``, ``dlq_url``, ``events_dlq_url``,
+``stream_prefix``, ``table_name``, ``dlq_url``, ``events_dlq_url``, ``intake_queue_url``,
 ``state_machine_arn``, ``endpoint_name``, ``inference_url``, ``alert_bus_name``,
 ``alerts_queue_url``, ``pid`` (the local AWS server) and ``owner_pid`` (the
 ``up``/``demo`` process).
@@ -52,7 +52,7 @@ MODEL_DIR = os.path.join(ROOT, "model", "artifacts")
 #: The keys of ``stack.json`` (README "The local stack" lists each).
 STACK_KEYS = (
     "endpoint_url", "region", "livestream_bucket", "stream_prefix", "table_name", "dlq_url", "events_dlq_url",
-    "state_machine_arn", "endpoint_name", "inference_url", "alert_bus_name", "alerts_queue_url", "pid", "owner_pid",
+    "intake_queue_url", "state_machine_arn", "endpoint_name", "inference_url", "alert_bus_name", "alerts_queue_url", "pid", "owner_pid",
     "episodes_table_name", "episodes_function_name", "evidence_prefix",
 )
 
@@ -236,6 +236,7 @@ class LocalStack:
             "table_name": outputs["table_name"],
             "dlq_url": outputs["workflow_dlq_url"],
             "events_dlq_url": outputs["events_dlq_url"],
+            "intake_queue_url": outputs["intake_queue_url"],
             "state_machine_arn": outputs["state_machine_arn"],
             "endpoint_name": outputs["endpoint_name"],
             "inference_url": inference_url,

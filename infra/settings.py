@@ -99,6 +99,7 @@ class Settings:
     endpoint_workers: int
     endpoint_threads_per_worker: int
     endpoint_job_queue_size: int
+    intake_max_concurrency: int
     segment_alerts: bool
     episode_threshold: float
     episode_open_segments: int
@@ -149,6 +150,9 @@ class Settings:
             raise ValueError("endpointWorkers and endpointThreadsPerWorker must be 0 (automatic) or more")
         if self.endpoint_job_queue_size < 1:
             raise ValueError("endpointJobQueueSize must be 1 or more")
+        if self.intake_max_concurrency != 0 and not 2 <= self.intake_max_concurrency <= 1000:
+            raise ValueError("intakeMaxConcurrency must be 0 (derived from the endpoint) or between 2 and 1000 "
+                             "(the event source mapping's MaximumConcurrency)")
         if self.endpoint_mode not in (INSTANCE_MODE, SERVERLESS_MODE):
             raise ValueError(f"endpointMode must be {INSTANCE_MODE!r} or {SERVERLESS_MODE!r}, not {self.endpoint_mode!r}")
         if self.endpoint_mode == SERVERLESS_MODE:

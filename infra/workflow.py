@@ -1,4 +1,4 @@
-"""The workflow: validation Lambda, Express state machine, and the EventBridge rule that starts it."""
+"""The workflow: validation Lambda and Express state machine (the intake, ``infra.intake``, starts it)."""
 
 from __future__ import annotations
 
@@ -12,23 +12,6 @@ from contracts.segments import stream_folder
 from infra import archives, policies
 from state_machine.definition import WorkflowTargets, WorkflowTuning, build_definition
 from state_machine.permissions import required_permissions
-
-
-def rule_event_pattern(bucket_name: str, stream_prefix: str) -> dict:
-    """Object Created events for every key under ``<prefix>/`` in the livestream bucket.
-
-    Every object under the prefix must end as a record or a dead letter (``seg_1.TS``,
-    ``notes.txt`` included), so the rule does not filter on the suffix; playlists end
-    at the workflow's first state (EventBridge patterns cannot AND two conditions on one field).
-    """
-    return {
-        "source": ["aws.s3"],
-        "detail-type": ["Object Created"],
-        "detail": {
-            "bucket": {"name": [bucket_name]},
-            "object": {"key": [{"prefix": stream_folder(stream_prefix)}]},
-        },
-    }
 
 
 def powertools_version() -> str:
@@ -56,13 +39,11 @@ class WorkflowArgs:
     state_machine_name: str
     lambda_role_name: str
     state_machine_role_name: str
-    events_role_name: str
     livestream_bucket: aws.s3.Bucket
     stream_prefix: str
     endpoint_name: pulumi.Input[str]
     table: aws.dynamodb.Table
     workflow_dlq: aws.sqs.Queue
-    events_dlq: aws.sqs.Queue
     account_id: pulumi.Input[str]
     region: str
     partition: str
@@ -209,41 +190,6 @@ class Workflow(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.state_machine_policy]),
         )
 
-        # --- EventBridge: S3 Object Created -> StartExecution ------------------------------
-        self.rule = aws.cloudwatch.EventRule(
-            f"{name}-segment-uploaded",
-            description="An object was uploaded under the stream prefix",
-            event_pattern=args.livestream_bucket.bucket.apply(
-                lambda bucket: json.dumps(rule_event_pattern(bucket, args.stream_prefix))
-            ),
-            opts=child,
-        )
-        self.events_role, _ = policies.service_role(
-            f"{name}-events-role", args.events_role_name, "events.amazonaws.com", args.account_id, self,
-            policies.document(
-                policies.statement("StartWorkflow", ["states:StartExecution"], [self.state_machine.arn])
-            ),
-        )
-        self.target = aws.cloudwatch.EventTarget(
-            f"{name}-start-workflow",
-            rule=self.rule.name,
-            arn=self.state_machine.arn,
-            role_arn=self.events_role.arn,
-            retry_policy={"maximum_event_age_in_seconds": 3600, "maximum_retry_attempts": 20},
-            dead_letter_config={"arn": args.events_dlq.arn},
-            opts=child,
-        )
-        # EventBridge itself writes undeliverable events to the events DLQ.
-        aws.sqs.QueuePolicy(
-            f"{name}-events-dlq-policy",
-            queue_url=args.events_dlq.url,
-            policy=pulumi.Output.json_dumps(
-                policies.allow_service_from(
-                    "EventBridgeDeadLetters", "events.amazonaws.com", "sqs:SendMessage", args.events_dlq.arn, self.rule.arn
-                )
-            ),
-            opts=child,
-        )
         self.register_outputs(
-            {"state_machine_arn": self.state_machine.arn, "function_name": self.function.name, "rule_name": self.rule.name}
+            {"state_machine_arn": self.state_machine.arn, "function_name": self.function.name}
         )

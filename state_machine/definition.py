@@ -39,7 +39,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from contracts import dead_letters, events, records, workflow
+from contracts import dead_letters, events, intake, records, workflow
 from contracts.endpoint import EndpointRequest
 from contracts.invoke_endpoint import BUSY_CAUSE_PATTERN
 from contracts.segments import PLAYLIST_SUFFIXES, Segment
@@ -69,8 +69,8 @@ DUPLICATE_ERROR = "DynamoDB.ConditionalCheckFailedException"
 #: What every non-2xx answer of the container becomes (the busy refusal included: see contracts.invoke_endpoint).
 ENDPOINT_MODEL_ERROR = "SageMakerRuntime.ModelErrorException"
 
-#: An Express workflow is stopped after five minutes.
-EXPRESS_LIMIT_SECONDS = 300
+#: An Express workflow is stopped after five minutes (the intake's starter waits that long at most).
+EXPRESS_LIMIT_SECONDS = intake.EXPRESS_LIMIT_SECONDS
 
 # The state names are defined once in contracts.workflow; these names are for readability here.
 STATE_IS_PLAYLIST = workflow.IS_PLAYLIST

@@ -7,7 +7,9 @@ has not read. :func:`install` applies them all, inside the moto server's own
 process (``devstack.moto_process``), which then switches on moto's interpreter
 and its Docker-free Lambda through moto's public ``/moto-api/config``.
 
-- :mod:`~devstack.bridges.rule_targets`: EventBridge rules start Step Functions executions.
+- :mod:`~devstack.bridges.rule_targets`: EventBridge rules start Step Functions executions and send S3 events to queues in AWS's shape.
+- :mod:`~devstack.bridges.sync_execution`: ``StartSyncExecution`` runs an Express workflow to its end.
+- :mod:`~devstack.bridges.sqs_event_source`: SQS event source mappings polled as Lambda does, ``MaximumConcurrency`` at once.
 - :mod:`~devstack.bridges.sdk_integration`: ``aws-sdk:sagemakerruntime`` in the interpreter.
 - :mod:`~devstack.bridges.invoke_endpoint`: InvokeEndpoint answered by the local endpoint (``devstack.endpoints``).
 - :mod:`~devstack.bridges.lambda_invoke`: Lambda runs its deployed code (``devstack.lambda_workers``).
@@ -30,11 +32,13 @@ from devstack.bridges import (
     rule_targets,
     s3_not_found,
     sdk_integration,
+    sqs_event_source,
+    sync_execution,
 )
 from devstack.bridges._support import SETTINGS_ENV, STATE_DIR_ENV, UntestedMoto, bridge_settings
 
 BRIDGES = (
-    rule_targets, sdk_integration, invoke_endpoint, lambda_invoke, bucket_policy, s3_not_found, execution_logs,
+    rule_targets, sync_execution, sqs_event_source, sdk_integration, invoke_endpoint, lambda_invoke, bucket_policy, s3_not_found, execution_logs,
     dynamodb_atomic, dynamodb_faults,
 )
 #: moto's configuration the bridges need, set through ``POST /moto-api/config`` once the server is up.

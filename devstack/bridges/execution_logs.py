@@ -108,8 +108,8 @@ def install() -> None:
     original_terminated = BaseExecutionWorkerCommunication.terminated
 
     def start(self) -> None:
-        original_start(self)
-        # The first event is logged as the execution starts, so a listing sees it running.
+        # The first event is logged as the execution starts, so a listing sees it running (and before
+        # the worker runs: a synchronous execution runs to its end inside start()).
         started = {
             "id": 1, "previousEventId": 0, "type": "ExecutionStarted", "timestamp": self.start_date,
             "executionStartedEventDetails": {
@@ -122,6 +122,7 @@ def install() -> None:
             write(self, [started])
         except Exception:  # logging must never break an execution (AWS: best effort)
             LOG.exception("could not log the start of %s", self.exec_arn)
+        original_start(self)
 
     def terminated(self) -> None:
         original_terminated(self)

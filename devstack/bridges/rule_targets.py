@@ -1,4 +1,4 @@
-"""EventBridge -> Step Functions: rules start executions of their state-machine targets.
+"""EventBridge targets moto lacks or shapes differently: state machines, and S3 events to queues.
 
 The gap (moto 5.2.5): moto's rules deliver to SQS, logs and buses, but a Step
 Functions target raises ``NotImplementedError``, which S3 swallows (and which
@@ -6,9 +6,11 @@ stops delivery to the rules after it). Here the rule's own pattern still
 decides; a matching event starts a uniquely named execution (as AWS's target
 does), and an event that cannot be delivered goes to the target's dead-letter
 queue, as on AWS. moto's S3 event also differs from AWS's in shape (epoch
-``time``, ``eTag``, a ``version-id`` of null): it is reshaped first. Other
-targets are delivered by moto's own code, on a copy of the rule that lists
-only them (the shared rule is never modified, so concurrent deliveries are safe).
+``time``, ``eTag``, a ``version-id`` of null, one constant ``sequencer``): it is
+reshaped first, for state machines and for SQS queues (the intake queue)
+alike. Other targets are delivered by moto's own code, on a copy of the rule
+that lists only them (the shared rule is never modified, so concurrent
+deliveries are safe).
 """
 
 from __future__ import annotations
@@ -74,6 +76,17 @@ def _start_execution(account: str, region: str, state_machine_arn: str, event: d
     return execution.execution_arn
 
 
+def _send_to_queue(account: str, region: str, queue_arn: str, event: dict[str, Any]) -> str:
+    from moto.sqs.models import sqs_backends
+
+    message = sqs_backends[account][region].send_message(queue_name=queue_arn.split(":")[-1], message_body=json.dumps(event))
+    return message.id
+
+
+def is_queue(arn: str) -> bool:
+    return arn.startswith("arn:") and arn.split(":")[2] == "sqs"
+
+
 def _dead_letter(account: str, region: str, rule_arn: str, target: dict[str, Any], event: dict[str, Any],
                  error: Exception) -> None:
     from moto.sqs.models import sqs_backends
@@ -104,16 +117,20 @@ def install() -> None:
 
     def send_to_targets(self, *args, **kwargs):
         original_event = argument(original, "original_event", (self, *args), kwargs)
-        workflow_targets = [t for t in self.targets if is_state_machine(t["Arn"])]
-        if workflow_targets and self.event_pattern.matches_event(original_event):
-            event = aws_shaped_s3_event(original_event) if original_event.get("source") == "aws.s3" else original_event
-            for target in workflow_targets:
+        from_s3 = original_event.get("source") == "aws.s3"
+        bridged = [t for t in self.targets if is_state_machine(t["Arn"]) or (from_s3 and is_queue(t["Arn"]))]
+        if bridged and self.event_pattern.matches_event(original_event):
+            event = aws_shaped_s3_event(original_event) if from_s3 else original_event
+            for target in bridged:
                 try:
-                    arn = _start_execution(self.account_id, self.region_name, target["Arn"], event)
-                    LOG.info("rule %s started %s", self.name, arn)
+                    if is_queue(target["Arn"]):
+                        sent = _send_to_queue(self.account_id, self.region_name, target["Arn"], event)
+                    else:
+                        sent = _start_execution(self.account_id, self.region_name, target["Arn"], event)
+                    LOG.info("rule %s delivered to %s: %s", self.name, target["Arn"], sent)
                 except Exception as error:  # deliver failures to the target's DLQ, as AWS does
                     _dead_letter(self.account_id, self.region_name, self.arn, target, event, error)
-        others = [t for t in self.targets if not is_state_machine(t["Arn"])]
+        others = [t for t in self.targets if t not in bridged]
         if others:
             view = copy.copy(self)  # the shared rule keeps its targets: other threads deliver through it too
             view.targets = others

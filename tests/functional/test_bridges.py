@@ -115,7 +115,9 @@ def test_rule_starts_executions_and_still_delivers_to_its_other_targets(moto):
         "Messages"]
     assert undeliverable["MessageAttributes"]["TARGET_ARN"]["StringValue"] == machine + "-missing"
     (delivered,) = moto.sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=5)["Messages"]
-    assert json.loads(delivered["Body"])["detail"]["object"]["key"] == "live/s/seg_1.ts"
+    queued = json.loads(delivered["Body"])  # in AWS's shape too (the intake queue's messages)
+    assert queued["detail"]["object"]["key"] == "live/s/seg_1.ts" and "etag" in queued["detail"]["object"]
+    assert isinstance(queued["time"], str) and "sequencer" in queued["detail"]["object"]
     assert moto.events.list_targets_by_rule(Rule=bucket)["Targets"][0]["Id"] == "workflow"  # the rule is unchanged
 
 
@@ -324,3 +326,107 @@ def test_dynamodb_switch_throttles_exactly_the_next_n_puts(moto):
         moto.settings()
     assert throttled.value.response["Error"]["Code"] == "ProvisionedThroughputExceededException"
     assert moto.dynamodb.get_item(TableName=table, Key={"k": {"S": "a"}})["Item"] == {"k": {"S": "a"}}
+
+
+def _machine(moto, definition: dict, kind: str = "EXPRESS") -> str:
+    return moto.stepfunctions.create_state_machine(
+        name=f"sm-{uuid.uuid4().hex[:8]}", definition=json.dumps(definition), roleArn=moto.role(), type=kind,
+    )["stateMachineArn"]
+
+
+def test_start_sync_execution_answers_with_the_executions_end(moto):
+    # Locally the call keeps the server's host (on AWS it goes to sync-states.<region>.amazonaws.com).
+    sync = boto3.client("stepfunctions", endpoint_url=moto.endpoint_url, region_name=REGION,
+                        aws_access_key_id="testing", aws_secret_access_key="testing",
+                        config=NO_RETRIES.merge(Config(inject_host_prefix=False)))
+    passing = _machine(moto, {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"ran": True}, "End": True}}})
+    reply = sync.start_sync_execution(stateMachineArn=passing, name="run-1", input=json.dumps({"a": 1}))
+    assert (reply["status"], json.loads(reply["output"]), reply["input"]) == ("SUCCEEDED", {"ran": True}, '{"a": 1}')
+    assert sync.describe_execution(executionArn=reply["executionArn"])["status"] == "SUCCEEDED"
+    with pytest.raises(ClientError, match="InvalidName"):  # a name is used once
+        sync.start_sync_execution(stateMachineArn=passing, name="run-1", input="{}")
+
+    failing = _machine(moto, {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "SegmentFailed", "Cause": "why"}}})
+    reply = sync.start_sync_execution(stateMachineArn=failing, input="{}")
+    assert (reply["status"], reply["error"], reply["cause"]) == ("FAILED", "SegmentFailed", "why")
+    assert "output" not in reply
+
+    standard = _machine(moto, {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}, kind="STANDARD")
+    with pytest.raises(ClientError, match="StateMachineTypeNotSupported"):
+        sync.start_sync_execution(stateMachineArn=standard, input="{}")
+    with pytest.raises(ClientError, match="InvalidExecutionInput"):
+        sync.start_sync_execution(stateMachineArn=passing, input="{not json")
+
+
+#: A function for an SQS event source: notes when it ran each message, fails those whose body asks.
+POLLED_SOURCE = """import json, os, time
+def handler(event, context):
+    failures = []
+    for record in event["Records"]:
+        start = time.time()
+        time.sleep(0.5)
+        with open(os.environ["NOTES"], "a") as notes:
+            notes.write(json.dumps({"body": record["body"], "start": start, "end": time.time(),
+                                    "count": int(record["attributes"]["ApproximateReceiveCount"])}) + "\\n")
+        if record["body"] == "fail-once" and record["attributes"]["ApproximateReceiveCount"] == "1":
+            failures.append({"itemIdentifier": record["messageId"]})
+    return {"batchItemFailures": failures}
+"""
+
+
+def _notes(path: str, wanted: int, timeout_s: float = 60) -> list[dict]:
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        if os.path.exists(path):
+            with open(path) as handle:
+                notes = [json.loads(line) for line in handle if line.strip()]
+            if len(notes) >= wanted:
+                return notes
+        time.sleep(0.2)
+    raise TimeoutError(f"fewer than {wanted} invocations noted in {path}")
+
+
+def test_sqs_event_source_polls_at_most_maximum_concurrency_and_keeps_reported_failures(moto, tmp_path):
+    lam = boto3.client("lambda", endpoint_url=moto.endpoint_url, region_name=REGION, aws_access_key_id="testing",
+                       aws_secret_access_key="testing", config=NO_RETRIES)
+    notes = str(tmp_path / "notes.jsonl")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("polled.py", POLLED_SOURCE)
+    name = f"fn-{uuid.uuid4().hex[:8]}"
+    function_arn = lam.create_function(FunctionName=name, Runtime="python3.11", Role=moto.role(),
+                                       Handler="polled.handler", Code={"ZipFile": buffer.getvalue()},
+                                       Environment={"Variables": {"NOTES": notes}}, Timeout=30)["FunctionArn"]
+    queue_url = moto.sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}", Attributes={"VisibilityTimeout": "3"})[
+        "QueueUrl"]
+    queue_arn = moto.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    bodies = ["fail-once"] + [f"m{n}" for n in range(7)]
+    for body in bodies:  # queued before the mapping exists: a backlog, as a burst leaves it
+        moto.sqs.send_message(QueueUrl=queue_url, MessageBody=body)
+    mapping = lam.create_event_source_mapping(
+        EventSourceArn=queue_arn, FunctionName=function_arn, BatchSize=1,
+        ScalingConfig={"MaximumConcurrency": 2}, FunctionResponseTypes=["ReportBatchItemFailures"],
+    )
+    try:
+        noted = _notes(notes, len(bodies) + 1)  # every message, and the failed one once more
+        deadline = time.time() + 30
+        while time.time() < deadline and _in_queue(moto, queue_url):  # the last deletions follow the last answers
+            time.sleep(0.2)
+    finally:
+        lam.delete_event_source_mapping(UUID=mapping["UUID"])
+    # Never more than MaximumConcurrency invocations at once.
+    edges = sorted([(n["start"], 1) for n in noted] + [(n["end"], -1) for n in noted])
+    running, most = 0, 0
+    for _, step in edges:
+        running += step
+        most = max(most, running)
+    assert most == 2
+    # The reported failure came back (with SQS's own receive count); the others were deleted after one run.
+    assert sorted(n["count"] for n in noted if n["body"] == "fail-once") == [1, 2]
+    assert sorted(n["body"] for n in noted if n["body"] != "fail-once") == sorted(bodies[1:])
+    assert _in_queue(moto, queue_url) == 0
+
+
+def _in_queue(moto, queue_url: str) -> int:
+    attributes = moto.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])

@@ -76,21 +76,67 @@ def test_state_machine_is_express_logged_traced_and_built_by_the_shared_builder(
     assert json.loads(machine.inputs["definition"]) == expected
 
 
-def test_rule_matches_ts_uploads_under_prefix_and_targets_workflow(dev):
+def test_rule_matches_every_upload_under_prefix_and_queues_it_in_the_intake(dev):
     mocks, outputs = dev
     rule = mocks.one("aws:cloudwatch/eventRule:EventRule", "segment-uploaded")
     pattern = json.loads(rule.inputs["eventPattern"])
     assert pattern["source"] == ["aws.s3"] and pattern["detail-type"] == ["Object Created"]
     assert pattern["detail"]["bucket"]["name"] == [outputs["livestream_bucket"]]
     assert pattern["detail"]["object"]["key"] == [{"prefix": "live/"}]
-    target = mocks.one("aws:cloudwatch/eventTarget:EventTarget", "start-workflow")
-    assert target.inputs["arn"] == outputs["state_machine_arn"]
-    assert target.inputs["roleArn"].endswith(":role/activity-detection-dev-events")
+    intake = mocks.one("aws:sqs/queue:Queue", "intake-queue")
+    target = mocks.one("aws:cloudwatch/eventTarget:EventTarget", "queue-segment")
+    assert target.inputs["arn"] == intake.outputs["arn"] and "roleArn" not in target.inputs  # SQS: a queue policy
     assert target.inputs["retryPolicy"]["maximumRetryAttempts"] > 0
     assert target.inputs["deadLetterConfig"]["arn"].endswith(":activity-detection-dev-events-dlq")
-    events_policy = json.loads(mocks.one("aws:iam/rolePolicy:RolePolicy", "events-policy").inputs["policy"])
-    assert events_policy["Statement"][0]["Action"] == ["states:StartExecution"]
-    assert events_policy["Statement"][0]["Resource"] == [outputs["state_machine_arn"]]
+    (allow,) = json.loads(mocks.one("aws:sqs/queuePolicy:QueuePolicy", "intake-queue-policy").inputs["policy"])["Statement"]
+    assert allow["Principal"] == {"Service": "events.amazonaws.com"} and allow["Action"] == ["sqs:SendMessage"]
+    assert allow["Resource"] == [intake.outputs["arn"]]
+    assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": rule.outputs["arn"]}}
+
+
+def test_the_intake_lets_a_bounded_number_of_segments_into_the_workflow(dev):
+    from contracts.intake import EXPRESS_LIMIT_SECONDS, IntakeTuning
+
+    mocks, outputs = dev
+    tuning = IntakeTuning()
+    intake = mocks.one("aws:sqs/queue:Queue", "intake-queue")
+    starter = mocks.one("aws:lambda/function:Function", "start-workflow")
+    mapping = mocks.one("aws:lambda/eventSourceMapping:EventSourceMapping")
+    assert mapping.inputs["eventSourceArn"] == intake.outputs["arn"] and mapping.inputs["functionName"] == starter.outputs["arn"]
+    assert mapping.inputs["batchSize"] == 1 and mapping.inputs["functionResponseTypes"] == ["ReportBatchItemFailures"]
+    # dev: 2 instances at most x 16 queued each (Pulumi.yaml's autoscalingMaxCapacity, endpointJobQueueSize).
+    assert mapping.inputs["scalingConfig"] == {"maximumConcurrency": 2 * 16}
+    # The starter waits for a whole Express execution; SQS hides a message 6x the function's timeout.
+    assert starter.inputs["timeout"] > EXPRESS_LIMIT_SECONDS
+    assert intake.inputs["visibilityTimeoutSeconds"] == 6 * starter.inputs["timeout"]
+    assert intake.inputs["receiveWaitTimeSeconds"] == 20 and intake.inputs["sqsManagedSseEnabled"] is True
+    redrive = json.loads(intake.inputs["redrivePolicy"])
+    assert redrive["deadLetterTargetArn"].endswith(":activity-detection-dev-events-dlq")
+    assert redrive["maxReceiveCount"] > tuning.max_attempts  # the starter's own budget runs out first
+    environment = starter.inputs["environment"]["variables"]
+    assert environment["STATE_MACHINE_ARN"] == outputs["state_machine_arn"]
+    assert environment["INTAKE_QUEUE_URL"] == outputs["intake_queue_url"]
+    assert environment["EVENTS_DLQ_URL"] == outputs["events_dlq_url"]
+
+
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        ({"intakeMaxConcurrency": 7}, 7),
+        ({"autoscalingMaxCapacity": 4, "endpointJobQueueSize": 8}, 32),
+        ({"endpointMode": "serverless", "serverlessMaxConcurrency": 5}, 5),
+        ({"endpointMode": "serverless", "serverlessMaxConcurrency": 1}, 2),  # the mapping's minimum
+    ],
+)
+def test_intake_concurrency_is_configured_or_what_the_endpoint_holds(model_dir, overrides, expected):
+    mocks, _ = deploy("dev", model_dir, **overrides)
+    mapping = mocks.one("aws:lambda/eventSourceMapping:EventSourceMapping")
+    assert mapping.inputs["scalingConfig"] == {"maximumConcurrency": expected}
+
+
+def test_intake_concurrency_outside_the_mappings_range_is_refused(model_dir):
+    with pytest.raises(Exception, match="intakeMaxConcurrency"):
+        deploy("dev", model_dir, intakeMaxConcurrency=1)
 
 
 def _allow_statements(mocks):
@@ -130,7 +176,7 @@ def test_state_machine_role_gets_exactly_what_the_definition_calls(dev):
 def test_trust_policies_are_scoped_to_the_account_unless_the_service_documents_otherwise(dev):
     mocks, _ = dev
     roles = mocks.of_type("aws:iam/role:Role")
-    assert len(roles) == 7  # + the episodes Lambda and the sweep's scheduler
+    assert len(roles) == 7  # + the episodes Lambda, the sweep's scheduler and the intake's starter
     for role in roles:
         trust = json.loads(role.inputs["assumeRolePolicy"])
         (statement,) = trust["Statement"]
@@ -170,8 +216,11 @@ def test_table_and_queues(dev):
     assert table.inputs["serverSideEncryption"] == {"enabled": True}
     assert table.inputs["ttl"] == {"attributeName": records.TTL_ATTRIBUTE, "enabled": True}
     queues = mocks.of_type("aws:sqs/queue:Queue")
-    assert {q.inputs["name"] for q in queues} == {"activity-detection-dev-workflow-dlq", "activity-detection-dev-events-dlq"}
-    assert all(q.inputs["sqsManagedSseEnabled"] and q.inputs["messageRetentionSeconds"] == 14 * 86400 for q in queues)
+    assert {q.inputs["name"] for q in queues} == {
+        "activity-detection-dev-workflow-dlq", "activity-detection-dev-events-dlq", "activity-detection-dev-intake"
+    }
+    dead_letter_queues = [q for q in queues if q.inputs["name"].endswith("-dlq")]
+    assert all(q.inputs["sqsManagedSseEnabled"] and q.inputs["messageRetentionSeconds"] == 14 * 86400 for q in dead_letter_queues)
 
 
 def test_medialive_writes_10_second_hls_segments_to_livestream_bucket(dev):
@@ -293,8 +342,10 @@ def test_lambda_archive_imports_in_a_clean_interpreter_with_the_environment_the_
         assert "lambdas/validate_segment/handler.py" in archive.namelist()
         assert "m3u8/__init__.py" in archive.namelist()  # vendored: the runtime has no m3u8
     from infra.episodes import EPISODES_HANDLER
+    from infra.intake import START_WORKFLOW_HANDLER
 
-    for handler, function in ((archives.LAMBDA_HANDLER, "validate-segment"), (EPISODES_HANDLER, "episodes")):
+    for handler, function in ((archives.LAMBDA_HANDLER, "validate-segment"), (EPISODES_HANDLER, "episodes"),
+                              (START_WORKFLOW_HANDLER, "start-workflow")):
         module, attribute = handler.rsplit(".", 1)
         probe = f"import {module} as m; assert callable(m.{attribute}); print('ok')"
         result = subprocess.run(
@@ -338,6 +389,11 @@ def test_runtime_environments_are_what_each_runtime_reads(dev):
     episodes_env = EpisodesEnvironment.from_environ(resolved(episodes_variables))
     assert episodes_env.stall_seconds == int(config["activity-detection:stallSegments"]) * segment_seconds
     assert episodes_env.episode_threshold == float(config["activity-detection:episodeThreshold"])
+    from contracts.environment import StartWorkflowEnvironment
+
+    starter_variables = lambda_environment(dev, "start-workflow")
+    assert set(starter_variables) == set(StartWorkflowEnvironment.variables()) | {"POWERTOOLS_SERVICE_NAME"}
+    StartWorkflowEnvironment.from_environ(resolved(starter_variables))
 
 
 def test_a_new_model_replaces_model_and_config_without_touching_the_endpoint_name(model_dir, tmp_path, monkeypatch):

@@ -2,7 +2,7 @@
 
 - the state machine's: from the definition (``state_machine.permissions``);
 - the Lambda's and the endpoint's S3 needs: from the boto3 calls in their code (``ast``);
-- the EventBridge target's: StartExecution on the state machine.
+- the intake's starter: from the boto3 calls in its code, plus what its event source mapping needs.
 """
 
 import ast
@@ -89,10 +89,45 @@ def test_endpoint_role_reads_segments_under_the_prefix_and_its_model_only(polici
     }
 
 
-def test_events_role_only_starts_the_workflow(policies):
-    (statement,) = policies["activity-detection-dev-events"]
-    assert statement["Action"] == ["states:StartExecution"]
-    assert statement["Resource"] == ["arn:aws:states:us-east-1:123456789012:stateMachine:activity-detection-dev-workflow"]
+#: boto3 calls of the starter -> the IAM action each needs.
+STARTER_CALL_ACTIONS = {
+    "start_sync_execution": "states:StartSyncExecution",
+    "change_message_visibility": "sqs:ChangeMessageVisibility",
+    "send_message": "sqs:SendMessage",
+}
+#: What Lambda's event source mapping itself calls with the function's role (Lambda developer guide,
+#: "Using Lambda with Amazon SQS", execution role permissions).
+EVENT_SOURCE_MAPPING_NEEDS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
+
+
+def calls_in(package: str, known: dict[str, str]) -> set[str]:
+    used = set()
+    for folder, _, files in os.walk(os.path.join(ROOT, package)):
+        for name in files:
+            if name.endswith(".py"):
+                for node in ast.walk(ast.parse(open(os.path.join(folder, name)).read())):
+                    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in known:
+                        used.add(known[node.func.attr])
+    return used
+
+
+def test_the_starter_can_run_the_workflow_and_move_its_messages_only(policies):
+    statements = policies["activity-detection-dev-intake"]
+    needed = calls_in("lambdas/start_workflow", STARTER_CALL_ACTIONS) | EVENT_SOURCE_MAPPING_NEEDS
+    assert set(granted(statements, "sqs")) | set(granted(statements, "states")) == needed
+    account = "arn:aws:sqs:us-east-1:123456789012"
+    assert granted(statements, "states") == {
+        "states:StartSyncExecution": {"arn:aws:states:us-east-1:123456789012:stateMachine:activity-detection-dev-workflow"}
+    }
+    sqs = granted(statements, "sqs")
+    assert sqs.pop("sqs:SendMessage") == {f"{account}:activity-detection-dev-events-dlq"}  # giving up, with the reason
+    assert all(resources == {f"{account}:activity-detection-dev-intake"} for resources in sqs.values())
+
+
+def test_no_role_can_start_a_workflow_but_the_starter(policies):
+    for role, statements in policies.items():
+        if role != "activity-detection-dev-intake":
+            assert not granted(statements, "states"), role
 
 
 def test_episodes_role_reads_segments_and_writes_evidence_only(policies):
