@@ -48,6 +48,8 @@ audit: venv
 
 bench: venv model
 	$(PY) -m bench.inference
+	$(PY) -m bench.serving
+	$(PY) -m bench.cost --out bench/results
 	$(PY) -m bench.orchestration
 	$(PY) -m bench.load
 

@@ -1,24 +1,29 @@
-"""Cost per stream-hour of each endpoint mode, from a measured service time and editable prices.
+"""Cost per stream-hour of each endpoint mode, from measured service times and editable prices.
 
-    python -m bench.cost [--service-seconds S] [--prices bench/prices.json] [--out bench/results]
+    python -m bench.cost [--service-seconds S --measured-vcpus V] [--serverless-seconds L]
+                         [--prices bench/prices.json] [--out bench/results]
 
 A stream sends one segment every ``segment_seconds`` (10 s: 360 segments an hour).
 
-- **instance**: an instance that serves a segment in ``S`` seconds per 4 vCPUs
-  (the 2 physical cores measured here, as on an ``ml.c5.xlarge``; throughput
-  assumed to grow with vCPUs) and is kept at ``utilisation`` (0.7) serves
-  ``vcpus / 4 * segment_seconds * utilisation / S`` streams; ``N`` streams need
+- **instance**: the endpoint as deployed (MMS + the SageMaker MXNet toolkit with
+  the default workers rule) serves one segment every ``S`` seconds with its
+  workers busy, measured on ``V`` vCPUs; an instance of ``vcpus`` is assumed to
+  serve ``vcpus / V`` times that (one worker per vCPU; never measured beyond
+  ``V``). Kept at the autoscaling headroom (0.7, ``infra.model_endpoint``), it
+  serves ``vcpus / V * segment_seconds * 0.7 / S`` streams; ``N`` streams need
   ``max(min_instances, ceil(N / that))`` instances, billed every hour whatever
   the traffic. Cost per stream-hour = instances x price per hour / N.
 - **serverless**: billed per second of invocation at the configured memory, plus
   data processed (the request and response, a few KB). Cost per stream-hour =
-  360 x S x price per second (+ data), whatever N; cold starts are not billed as
-  invocation time but add latency.
+  360 x L x price per second (+ data), whatever N, where ``L`` is one request's
+  latency with one worker and the toolkit's one thread (serverless mode's
+  environment); cold starts are not billed as invocation time but add latency.
 
-``S`` defaults to the median fp32 time at 1280x720 from ``bench/results/inference.json``
-(one forward at a time per instance). On a serverless endpoint the CPU share grows
-with memory and is not documented: the table assumes the same ``S``, which was
-never measured there.
+``S``, ``V`` and ``L`` default to ``bench/results/serving.json`` at 1280x720:
+``S`` = 1 / the best segments/s at its highest concurrency, ``V`` = the cores of
+the machine that measured it, ``L`` = the 1x1 p50 at concurrency 1. On a
+serverless endpoint the CPU share grows with memory and is not documented: the
+table assumes ``L``, which was never measured there.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import os
 import sys
 
 from bench.report import write
+from infra.model_endpoint import AUTOSCALING_HEADROOM
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PRICES = os.path.join(ROOT, "bench", "prices.json")
@@ -39,8 +45,10 @@ REQUEST_RESPONSE_BYTES = 6 * 1024
 
 
 def instance_cost_per_stream_hour(price_per_hour: float, service_s: float, streams: int, vcpus: int = 4,
-                                  segment_s: float = 10.0, utilisation: float = 0.7, min_instances: int = 1) -> float:
-    per_instance = vcpus / 4.0 * segment_s * utilisation / service_s
+                                  measured_vcpus: int | None = None, segment_s: float = 10.0,
+                                  utilisation: float = AUTOSCALING_HEADROOM, min_instances: int = 1) -> float:
+    """``service_s`` per segment measured on ``measured_vcpus`` (default: an instance of ``vcpus``)."""
+    per_instance = vcpus / (measured_vcpus or vcpus) * segment_s * utilisation / service_s
     instances = max(min_instances, math.ceil(streams / per_instance))
     return instances * price_per_hour / streams
 
@@ -51,26 +59,37 @@ def serverless_cost_per_stream_hour(price_per_second: float, service_s: float, s
     return segments * (service_s * price_per_second + REQUEST_RESPONSE_BYTES / 1e9 * per_gb_processed)
 
 
-def measured_service_seconds(segment: str = "bikes 1280x720") -> float:
-    with open(os.path.join(RESULTS, "inference.json")) as handle:
-        return json.load(handle)["segments"][segment]["fp32"]["median"]
+SEGMENT = "1280x720"
 
 
-def table(prices: dict, service_s: float, memory_mb: str = "6144") -> str:
+def measured_serving(path: str = os.path.join(RESULTS, "serving.json"), segment: str = SEGMENT) -> dict[str, float]:
+    """``S`` (service time with the workers busy), ``V`` (vCPUs it was measured on) and ``L``
+    (one request's latency, one worker and one thread) from bench.serving's result."""
+    with open(path) as handle:
+        report = json.load(handle)
+    (latency,) = [row["p50_s"] for row in report["rows"]
+                  if row["resolution"] == segment and row["setting"] == "1x1" and row["concurrency"] == 1]
+    return {"service_s": report["best"][segment]["service_time_s"], "measured_vcpus": report["machine"]["usable_cores"],
+            "serverless_s": latency}
+
+
+def table(prices: dict, service_s: float, measured_vcpus: int, serverless_s: float, memory_mb: str = "6144") -> str:
     lines = [
-        f"Service time per segment S = {service_s:.3f} s; 10-second segments (360 an hour per stream); "
-        "instances kept at 70% utilisation, at least 1; throughput per instance assumed proportional to its vCPUs "
-        "(S measured on 2 cores, taken as 4 vCPUs). GPU instances are left out: their service time was never measured.",
+        f"Instances: service time per segment S = {service_s:.3f} s with the workers busy, measured on "
+        f"{measured_vcpus} vCPUs (an instance's throughput assumed proportional to its vCPUs), kept at "
+        f"{AUTOSCALING_HEADROOM:.0%} of that, at least 1. Serverless: L = {serverless_s:.3f} s per invocation "
+        "(one request at a time, one worker). 10-second segments (360 an hour per stream). "
+        "GPU instances are left out: their service time was never measured.",
         "",
         "| mode | " + " | ".join(f"{n} stream{'s' if n > 1 else ''}" for n in STREAM_COUNTS) + " |",
         "| --- | " + " | ".join("---" for _ in STREAM_COUNTS) + " |",
     ]
     for instance, price in prices["instance_per_hour"].items():
         vcpus = prices["instance_vcpus"][instance]
-        cells = [f"${instance_cost_per_stream_hour(price, service_s, n, vcpus):.4f}" for n in STREAM_COUNTS]
+        cells = [f"${instance_cost_per_stream_hour(price, service_s, n, vcpus, measured_vcpus):.4f}" for n in STREAM_COUNTS]
         lines.append(f"| instance {instance} (${price}/h) | " + " | ".join(cells) + " |")
     per_second = prices["serverless_per_second_by_memory_mb"][memory_mb]
-    cost = serverless_cost_per_stream_hour(per_second, service_s, per_gb_processed=prices.get("serverless_per_gb_processed", 0.0))
+    cost = serverless_cost_per_stream_hour(per_second, serverless_s, per_gb_processed=prices.get("serverless_per_gb_processed", 0.0))
     lines.append(f"| serverless {memory_mb} MB (${per_second}/s) | " + " | ".join(f"${cost:.4f}" for _ in STREAM_COUNTS) + " |")
     lines += ["", f"Prices: {prices['_source']}", ""]
     return "\n".join(lines)
@@ -78,16 +97,21 @@ def table(prices: dict, service_s: float, memory_mb: str = "6144") -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--service-seconds", type=float, help="default: fp32 median at 1280x720 from bench/results/inference.json")
+    parser.add_argument("--service-seconds", type=float, help="S; default: from bench/results/serving.json")
+    parser.add_argument("--measured-vcpus", type=int, help="V, the vCPUs S was measured on; default: from serving.json")
+    parser.add_argument("--serverless-seconds", type=float, help="L; default: from serving.json")
     parser.add_argument("--prices", default=PRICES)
     parser.add_argument("--memory-mb", default="6144")
     parser.add_argument("--out", help="also write cost.md there")
     args = parser.parse_args(argv)
     with open(args.prices) as handle:
         prices = json.load(handle)
-    service_s = args.service_seconds or measured_service_seconds()
-    text = "# Cost per stream-hour\n\nCommand: `python -m bench.cost" + (
-        f" --service-seconds {args.service_seconds}" if args.service_seconds else "") + "`\n\n" + table(prices, service_s, args.memory_mb)
+    measured = measured_serving()
+    service_s = args.service_seconds or measured["service_s"]
+    measured_vcpus = args.measured_vcpus or measured["measured_vcpus"]
+    serverless_s = args.serverless_seconds or measured["serverless_s"]
+    command = "python -m bench.cost" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]) if a)
+    text = f"# Cost per stream-hour\n\nCommand: `{command}`\n\n" + table(prices, service_s, measured_vcpus, serverless_s, args.memory_mb)
     if args.out:
         write(args.out, "cost", text)
     else:

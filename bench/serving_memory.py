@@ -6,7 +6,7 @@ The former local endpoint (``inference.server``, a thread per connection)
 grew by 27-29 MB per request on a new connection and never gave it back. The
 endpoint is now what AWS runs: Multi Model Server + the SageMaker MXNet toolkit
 (:class:`devstack.model_server.ModelServer`, from the built ``model.tar.gz``,
-one worker as Pulumi.yaml's ``endpointWorkers``), reading a 640x272 segment from
+one worker, as the local stack runs it), reading a 640x272 segment from
 a local S3 (moto). Each request opens a new connection. The resident memory of
 every process of the stack (toolkit, MMS's Java front end, its Python workers)
 is summed after the first request and at checkpoints. Writes

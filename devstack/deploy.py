@@ -432,12 +432,15 @@ def deploy(endpoint_url: str, stack: str = "local", overrides: dict[str, Any] | 
     mocks = MotoMocks(endpoint_url=endpoint_url)
     video = os.path.join(ROOT, "videos", "bikes.mp4")
     # MediaLive is recorded only; it is declared when its source video is there, as on AWS.
-    # The local endpoint's "instance" is this machine: its worker scores with the cores it may use.
+    # The local endpoint's "instance" is this machine: one worker scoring with the cores it may use
+    # (one copy of the model in memory, and the lowest latency at the low concurrency of a demo:
+    # 1x2 answered in 0.48 s where 2x1 took 0.79 s, bench/results/serving.md). AWS's default
+    # (endpointWorkers 0: one worker per vCPU) serves more segments/s once requests overlap.
     # The intake lets in what this machine runs at once: its one endpoint instance and every Lambda
     # instance share its cores (on AWS the bound derives from the fleet; see infra.intake).
     cores = len(os.sched_getaffinity(0))
     config = {"aws:region": mocks.region, "liveSourceEnabled": os.path.exists(video), "fastRetries": True,
-              "endpointThreadsPerWorker": cores, "intakeMaxConcurrency": max(2, 2 * cores), **(overrides or {})}
+              "endpointWorkers": 1, "endpointThreadsPerWorker": cores, "intakeMaxConcurrency": max(2, 2 * cores), **(overrides or {})}
     outputs = run_program(mocks, stack, config)
     return outputs, mocks
 

@@ -29,6 +29,7 @@ after that. Model-only changes keep the variant and its registration.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -127,24 +128,51 @@ def serving_environment(
 ) -> dict[str, str]:
     """MMS's workers, each worker's OpenMP threads and MMS's job queue, as the Model's environment sets them.
 
-    Without them the SageMaker MXNet toolkit starts one worker per vCPU, each scoring
-    single-threaded (``OMP_NUM_THREADS=1``) with its own copy of the model. ``0`` threads:
-    the instance's vCPUs divided among the workers (left to the toolkit in serverless mode,
-    whose vCPUs SageMaker does not state). MMS reads ``MMS_*`` variables as its settings
-    (the toolkit's configuration enables it): ``MMS_JOB_QUEUE_SIZE`` bounds the requests it
-    queues per model, beyond which it answers 503 at once (``contracts.invoke_endpoint``'s busy).
+    ``0`` workers is the measured rule (``bench/results/serving.md``): on a CPU instance one
+    worker per vCPU, each with one OpenMP thread (``vCPUs // workers`` threads when the
+    workers are set). Through MMS, processes scale better than threads: on 2 vCPUs 2x1
+    served 1.15-1.26x the segments/s of 1x2 at concurrency 8, at about 850 MiB per worker,
+    which fits every CPU family SageMaker offers (at least 2 GiB per vCPU). On a GPU
+    instance ``0`` leaves MMS's default (one worker per GPU; never measured here); in
+    serverless mode, whose vCPUs SageMaker does not state, one worker and the toolkit's
+    threads. MMS reads ``MMS_*`` variables as its settings (the toolkit's configuration
+    enables it): ``MMS_JOB_QUEUE_SIZE`` bounds the requests it queues per model, beyond
+    which it answers 503 at once (``contracts.invoke_endpoint``'s busy).
     """
     environment = {}
     if job_queue_size:
         environment["MMS_JOB_QUEUE_SIZE"] = str(job_queue_size)
+    threads = threads_per_worker
+    if mode == INSTANCE_MODE and not is_gpu_instance(instance_type):
+        vcpus = instance_vcpus(instance_type)
+        workers = workers or vcpus
+        threads = threads or max(1, vcpus // workers)
+    elif mode == INSTANCE_MODE and workers and not threads:
+        threads = max(1, instance_vcpus(instance_type) // workers)
+    elif mode != INSTANCE_MODE:
+        workers = workers or 1
     if workers:
         environment["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(workers)
-    if threads_per_worker:
-        environment["OMP_NUM_THREADS"] = str(threads_per_worker)
-    elif mode == INSTANCE_MODE:
-        vcpus = instance_vcpus(instance_type)
-        environment["OMP_NUM_THREADS"] = str(max(1, vcpus // (workers or vcpus)))
+    if threads:
+        environment["OMP_NUM_THREADS"] = str(threads)
     return environment
+
+
+AUTOSCALING_HEADROOM = 0.7  # the share of an instance's measured rate its target keeps it at
+
+
+def autoscaling_target(instance_segments_per_second: float, headroom: float = AUTOSCALING_HEADROOM) -> int:
+    """``SageMakerVariantInvocationsPerInstance`` (invocations a minute) for an instance that serves
+    ``instance_segments_per_second`` with every worker busy: ``floor(60 x rate x headroom)``.
+
+    The rate is 1 / the service time per segment measured with overlapping requests
+    (``bench/serving.py``'s best setting at its highest concurrency, at the stream's
+    resolution and ``clips``); the headroom leaves room for the minutes autoscaling takes
+    to add an instance. A 10-second stream is 6 invocations a minute.
+    """
+    if instance_segments_per_second <= 0 or not 0 < headroom <= 1:
+        raise ValueError("need a positive rate and a headroom in (0, 1]")
+    return max(1, math.floor(60 * instance_segments_per_second * headroom))
 
 
 def default_inference_image(region: str, instance_type: str, dns_suffix: str = "amazonaws.com") -> str:

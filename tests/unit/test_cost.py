@@ -13,7 +13,13 @@ def test_instances_fill_up_to_the_utilisation_target():
     # 4 vCPUs, 0.5 s per segment, 70%: 14 streams per instance; 15 streams need 2 instances.
     assert instance_cost_per_stream_hour(0.2, 0.5, streams=14) == pytest.approx(0.2 / 14)
     assert instance_cost_per_stream_hour(0.2, 0.5, streams=15) == pytest.approx(0.4 / 15)
-    assert instance_cost_per_stream_hour(0.4, 0.5, streams=28, vcpus=8) == pytest.approx(0.4 / 28)
+    assert instance_cost_per_stream_hour(0.4, 0.5, streams=28, vcpus=8, measured_vcpus=4) == pytest.approx(0.4 / 28)
+
+
+def test_an_instance_serves_in_proportion_to_its_vcpus_over_those_measured():
+    # Measured on 2 vCPUs at 0.5 s: a 4-vCPU instance at 70% serves 28 streams, a 2-vCPU one 14.
+    assert instance_cost_per_stream_hour(0.2, 0.5, streams=28, vcpus=4, measured_vcpus=2) == pytest.approx(0.2 / 28)
+    assert instance_cost_per_stream_hour(0.2, 0.5, streams=28, vcpus=2, measured_vcpus=2) == pytest.approx(0.4 / 28)
 
 
 def test_serverless_bills_only_invocation_seconds_and_data():

@@ -558,8 +558,8 @@ def test_gpu_instance_type_deploys_the_gpu_image(model_dir):
 def test_model_environment_sets_mms_workers_and_threads_per_worker(dev, model_dir):
     mocks, _ = dev
     environment = mocks.one("aws:sagemaker/model:Model").inputs["primaryContainer"]["environment"]
-    # Pulumi.yaml's defaults on ml.c5.xlarge (4 vCPUs): one worker scoring with every vCPU.
-    assert (environment["SAGEMAKER_MODEL_SERVER_WORKERS"], environment["OMP_NUM_THREADS"]) == ("1", "4")
+    # Pulumi.yaml's defaults on ml.c5.xlarge (4 vCPUs): the measured rule, one single-threaded worker per vCPU.
+    assert (environment["SAGEMAKER_MODEL_SERVER_WORKERS"], environment["OMP_NUM_THREADS"]) == ("4", "1")
     assert environment["MMS_JOB_QUEUE_SIZE"] == "16"
     mocks, _ = deploy("dev", model_dir, endpointInstanceType="ml.c5.4xlarge", endpointWorkers=2, endpointJobQueueSize=5)
     environment = mocks.one("aws:sagemaker/model:Model").inputs["primaryContainer"]["environment"]
@@ -570,8 +570,12 @@ def test_model_environment_sets_mms_workers_and_threads_per_worker(dev, model_di
 @pytest.mark.parametrize(
     "instance_type,mode,workers,threads,expected",
     [("ml.m5.large", "instance", 1, 0, {"SAGEMAKER_MODEL_SERVER_WORKERS": "1", "OMP_NUM_THREADS": "2"}),
-     ("ml.c5.9xlarge", "instance", 0, 0, {"OMP_NUM_THREADS": "1"}),  # the toolkit's one worker per vCPU
+     ("ml.c5.9xlarge", "instance", 0, 0, {"SAGEMAKER_MODEL_SERVER_WORKERS": "36", "OMP_NUM_THREADS": "1"}),  # the rule
      ("ml.c5.xlarge", "instance", 3, 0, {"SAGEMAKER_MODEL_SERVER_WORKERS": "3", "OMP_NUM_THREADS": "1"}),
+     ("ml.c5.2xlarge", "instance", 0, 4, {"SAGEMAKER_MODEL_SERVER_WORKERS": "8", "OMP_NUM_THREADS": "4"}),
+     ("ml.g4dn.xlarge", "instance", 0, 0, {}),  # MMS's one worker per GPU, the toolkit's threads
+     ("ml.g4dn.2xlarge", "instance", 2, 0, {"SAGEMAKER_MODEL_SERVER_WORKERS": "2", "OMP_NUM_THREADS": "4"}),
+     ("ml.c5.xlarge", "serverless", 0, 0, {"SAGEMAKER_MODEL_SERVER_WORKERS": "1"}),
      ("ml.c5.xlarge", "serverless", 1, 0, {"SAGEMAKER_MODEL_SERVER_WORKERS": "1"}),
      ("ml.c5.xlarge", "serverless", 1, 2, {"SAGEMAKER_MODEL_SERVER_WORKERS": "1", "OMP_NUM_THREADS": "2"})],
 )
@@ -580,6 +584,15 @@ def test_serving_environment(instance_type, mode, workers, threads, expected):
 
     assert serving_environment(instance_type, mode, workers, threads) == expected
     assert [instance_vcpus(t) for t in ("ml.t2.medium", "ml.c5.large", "ml.g4dn.xlarge", "ml.c5.18xlarge")] == [2, 2, 4, 72]
+
+
+@pytest.mark.parametrize("segments_per_second,headroom,expected", [(1.53, 0.7, 64), (2.424, 0.7, 101), (0.01, 0.7, 1), (1.0, 1.0, 60)])
+def test_autoscaling_target_keeps_an_instance_at_its_headroom(segments_per_second, headroom, expected):
+    from infra.model_endpoint import autoscaling_target
+
+    assert autoscaling_target(segments_per_second, headroom) == expected
+    with pytest.raises(ValueError):
+        autoscaling_target(0)
 
 
 def test_serverless_mode_declares_serverless_config_and_no_autoscaling(model_dir):
