@@ -1,7 +1,7 @@
 """Cost per stream-hour of each endpoint mode, from measured service times and editable prices.
 
     python -m bench.cost [--service-seconds S --measured-vcpus V] [--serverless-seconds L]
-                         [--prices bench/prices.json] [--out bench/results]
+                         [--prices bench/prices.json] [--memory-mb 6144] [--out bench/results]
 
 A stream sends one segment every ``segment_seconds`` (10 s: 360 segments an hour).
 
@@ -10,7 +10,9 @@ A stream sends one segment every ``segment_seconds`` (10 s: 360 segments an hour
   workers busy, measured on ``V`` vCPUs; an instance of ``vcpus`` is assumed to
   serve ``vcpus / V`` times that (one worker per vCPU; never measured beyond
   ``V``). Kept at the autoscaling headroom (0.7, ``infra.model_endpoint``), it
-  serves ``vcpus / V * segment_seconds * 0.7 / S`` streams; ``N`` streams need
+  serves ``vcpus / V * segment_seconds * 0.7 / S`` streams (with
+  ``autoscalingTargetInvocations`` set to ``autoscaling_target`` of that rate;
+  a lower target adds instances sooner and costs more); ``N`` streams need
   ``max(min_instances, ceil(N / that))`` instances, billed every hour whatever
   the traffic. Cost per stream-hour = instances x price per hour / N.
 - **serverless**: billed per second of invocation at the configured memory, plus
@@ -67,17 +69,22 @@ def measured_serving(path: str = os.path.join(RESULTS, "serving.json"), segment:
     (one request's latency, one worker and one thread) from bench.serving's result."""
     with open(path) as handle:
         report = json.load(handle)
-    (latency,) = [row["p50_s"] for row in report["rows"]
-                  if row["resolution"] == segment and row["setting"] == "1x1" and row["concurrency"] == 1]
-    return {"service_s": report["best"][segment]["service_time_s"], "measured_vcpus": report["machine"]["usable_cores"],
-            "serverless_s": latency}
+    best = report.get("best", {})
+    latencies = [row["p50_s"] for row in report["rows"]
+                 if row["resolution"] == segment and row["setting"] == "1x1" and row["concurrency"] == 1]
+    if segment not in best or not latencies:
+        raise ValueError(f"{path} has no {segment} result with setting 1x1 at concurrency 1 "
+                         "(run `python -m bench.serving` with its default settings, "
+                         "or pass --service-seconds, --measured-vcpus and --serverless-seconds)")
+    return {"service_s": best[segment]["service_time_s"], "measured_vcpus": report["machine"]["usable_cores"],
+            "serverless_s": latencies[0]}
 
 
 def table(prices: dict, service_s: float, measured_vcpus: int, serverless_s: float, memory_mb: str = "6144") -> str:
     lines = [
         f"Instances: service time per segment S = {service_s:.3f} s with the workers busy, measured on "
         f"{measured_vcpus} vCPUs (an instance's throughput assumed proportional to its vCPUs), kept at "
-        f"{AUTOSCALING_HEADROOM:.0%} of that, at least 1. Serverless: L = {serverless_s:.3f} s per invocation "
+        f"{AUTOSCALING_HEADROOM:.0%} of that (the autoscaling target set from the same rate), at least 1. Serverless: L = {serverless_s:.3f} s per invocation "
         "(one request at a time, one worker). 10-second segments (360 an hour per stream). "
         "GPU instances are left out: their service time was never measured.",
         "",
@@ -106,10 +113,14 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     with open(args.prices) as handle:
         prices = json.load(handle)
-    measured = measured_serving()
-    service_s = args.service_seconds or measured["service_s"]
-    measured_vcpus = args.measured_vcpus or measured["measured_vcpus"]
-    serverless_s = args.serverless_seconds or measured["serverless_s"]
+    given = {"service_s": args.service_seconds, "measured_vcpus": args.measured_vcpus, "serverless_s": args.serverless_seconds}
+    if any(value is not None and value <= 0 for value in given.values()):
+        parser.error("--service-seconds, --measured-vcpus and --serverless-seconds must be positive")
+    try:
+        measured = measured_serving() if None in given.values() else {}
+    except (OSError, ValueError) as error:
+        parser.error(str(error))
+    service_s, measured_vcpus, serverless_s = (measured[name] if value is None else value for name, value in given.items())
     command = "python -m bench.cost" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]) if a)
     text = f"# Cost per stream-hour\n\nCommand: `{command}`\n\n" + table(prices, service_s, measured_vcpus, serverless_s, args.memory_mb)
     if args.out:

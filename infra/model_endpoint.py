@@ -119,7 +119,7 @@ def instance_vcpus(instance_type: str) -> int:
         return 2
     match = re.fullmatch(r"(\d*)xlarge", size)
     if not match:
-        raise ValueError(f"cannot tell the vCPUs of {instance_type!r}: set endpointThreadsPerWorker")
+        raise ValueError(f"cannot tell the vCPUs of {instance_type!r}: set endpointWorkers and endpointThreadsPerWorker")
     return 4 * int(match.group(1) or 1)
 
 
@@ -129,8 +129,8 @@ def serving_environment(
     """MMS's workers, each worker's OpenMP threads and MMS's job queue, as the Model's environment sets them.
 
     ``0`` workers is the measured rule (``bench/results/serving.md``): on a CPU instance one
-    worker per vCPU, each with one OpenMP thread (``vCPUs // workers`` threads when the
-    workers are set). Through MMS, processes scale better than threads: on 2 vCPUs 2x1
+    worker per vCPU, each with one OpenMP thread (``vCPUs // workers`` threads when only the
+    workers are set, ``vCPUs // threads`` workers when only the threads are). Through MMS, processes scale better than threads: on 2 vCPUs 2x1
     served 1.15-1.26x the segments/s of 1x2 at concurrency 8, at about 850 MiB per worker,
     which fits every CPU family SageMaker offers (at least 2 GiB per vCPU). On a GPU
     instance ``0`` leaves MMS's default (one worker per GPU; never measured here); in
@@ -144,9 +144,10 @@ def serving_environment(
         environment["MMS_JOB_QUEUE_SIZE"] = str(job_queue_size)
     threads = threads_per_worker
     if mode == INSTANCE_MODE and not is_gpu_instance(instance_type):
-        vcpus = instance_vcpus(instance_type)
-        workers = workers or vcpus
-        threads = threads or max(1, vcpus // workers)
+        if not (workers and threads):  # the vCPUs are needed only to fill in what is not set
+            vcpus = instance_vcpus(instance_type)
+            workers = workers or max(1, vcpus // (threads or 1))
+            threads = threads or max(1, vcpus // workers)
     elif mode == INSTANCE_MODE and workers and not threads:
         threads = max(1, instance_vcpus(instance_type) // workers)
     elif mode != INSTANCE_MODE:
@@ -172,7 +173,8 @@ def autoscaling_target(instance_segments_per_second: float, headroom: float = AU
     """
     if instance_segments_per_second <= 0 or not 0 < headroom <= 1:
         raise ValueError("need a positive rate and a headroom in (0, 1]")
-    return max(1, math.floor(60 * instance_segments_per_second * headroom))
+    # Rounded first: 60 x 1.5 x 0.7 is 62.99999999999999 in floating point, and 63 is meant.
+    return max(1, math.floor(round(60 * instance_segments_per_second * headroom, 6)))
 
 
 def default_inference_image(region: str, instance_type: str, dns_suffix: str = "amazonaws.com") -> str:

@@ -73,3 +73,13 @@ def test_live_source_scaling_alarms_dashboard_topics_and_keys_exist_in_moto(depl
         attributes = client(url, "sns").get_topic_attributes(TopicArn=topic["TopicArn"])["Attributes"]
         assert attributes["KmsMasterKeyId"] in keys
         assert kms.get_key_rotation_status(KeyId=attributes["KmsMasterKeyId"])["KeyRotationEnabled"] is True
+
+
+def test_the_local_endpoint_runs_one_worker_with_this_machines_cores(deployed):
+    """The local stack's "instance" is this machine (devstack.deploy); AWS's default is one worker per vCPU."""
+    _, _, url = deployed
+    sagemaker = client(url, "sagemaker")
+    (model,) = sagemaker.list_models()["Models"]
+    environment = sagemaker.describe_model(ModelName=model["ModelName"])["PrimaryContainer"]["Environment"]
+    cores = len(os.sched_getaffinity(0))
+    assert (environment["SAGEMAKER_MODEL_SERVER_WORKERS"], environment["OMP_NUM_THREADS"]) == ("1", str(cores))

@@ -572,7 +572,8 @@ def test_model_environment_sets_mms_workers_and_threads_per_worker(dev, model_di
     [("ml.m5.large", "instance", 1, 0, {"SAGEMAKER_MODEL_SERVER_WORKERS": "1", "OMP_NUM_THREADS": "2"}),
      ("ml.c5.9xlarge", "instance", 0, 0, {"SAGEMAKER_MODEL_SERVER_WORKERS": "36", "OMP_NUM_THREADS": "1"}),  # the rule
      ("ml.c5.xlarge", "instance", 3, 0, {"SAGEMAKER_MODEL_SERVER_WORKERS": "3", "OMP_NUM_THREADS": "1"}),
-     ("ml.c5.2xlarge", "instance", 0, 4, {"SAGEMAKER_MODEL_SERVER_WORKERS": "8", "OMP_NUM_THREADS": "4"}),
+     ("ml.c5.2xlarge", "instance", 0, 4, {"SAGEMAKER_MODEL_SERVER_WORKERS": "2", "OMP_NUM_THREADS": "4"}),
+     ("ml.c5.metal", "instance", 2, 2, {"SAGEMAKER_MODEL_SERVER_WORKERS": "2", "OMP_NUM_THREADS": "2"}),  # no vCPUs needed
      ("ml.g4dn.xlarge", "instance", 0, 0, {}),  # MMS's one worker per GPU, the toolkit's threads
      ("ml.g4dn.2xlarge", "instance", 2, 0, {"SAGEMAKER_MODEL_SERVER_WORKERS": "2", "OMP_NUM_THREADS": "4"}),
      ("ml.c5.xlarge", "serverless", 0, 0, {"SAGEMAKER_MODEL_SERVER_WORKERS": "1"}),
@@ -583,16 +584,30 @@ def test_serving_environment(instance_type, mode, workers, threads, expected):
     from infra.model_endpoint import instance_vcpus, serving_environment
 
     assert serving_environment(instance_type, mode, workers, threads) == expected
+
+
+def test_instance_vcpus_follow_the_size_and_unknown_sizes_are_refused():
+    from infra.model_endpoint import instance_vcpus, serving_environment
+
     assert [instance_vcpus(t) for t in ("ml.t2.medium", "ml.c5.large", "ml.g4dn.xlarge", "ml.c5.18xlarge")] == [2, 2, 4, 72]
+    with pytest.raises(ValueError, match="set endpointWorkers and endpointThreadsPerWorker"):
+        serving_environment("ml.c5.metal", "instance", 0, 0)
 
 
-@pytest.mark.parametrize("segments_per_second,headroom,expected", [(1.53, 0.7, 64), (2.424, 0.7, 101), (0.01, 0.7, 1), (1.0, 1.0, 60)])
+@pytest.mark.parametrize("segments_per_second,headroom,expected",
+                         [(1.53, 0.7, 64), (2.424, 0.7, 101), (1.5, 0.7, 63), (3.0, 0.7, 126), (0.01, 0.7, 1), (1.0, 1.0, 60)])
 def test_autoscaling_target_keeps_an_instance_at_its_headroom(segments_per_second, headroom, expected):
     from infra.model_endpoint import autoscaling_target
 
     assert autoscaling_target(segments_per_second, headroom) == expected
+
+
+@pytest.mark.parametrize("segments_per_second,headroom", [(0, 0.7), (-1, 0.7), (1.0, 0), (1.0, 1.5)])
+def test_autoscaling_target_refuses_a_rate_or_headroom_out_of_range(segments_per_second, headroom):
+    from infra.model_endpoint import autoscaling_target
+
     with pytest.raises(ValueError):
-        autoscaling_target(0)
+        autoscaling_target(segments_per_second, headroom)
 
 
 def test_serverless_mode_declares_serverless_config_and_no_autoscaling(model_dir):
