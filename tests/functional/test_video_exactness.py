@@ -1,9 +1,8 @@
 """The reader's frames are bit-identical to the intended frames of real segments, on every branch.
 
-One strategy (``inference/video.py``, PyAV): decode forward from the last IDR keyframe at or
-before the first needed frame, else from frame 0, skipping the non-reference frames not kept.
-Each test below reaches one branch and says which. The reference is independent of the reader:
-every frame decoded in order by OpenCV's capture (another FFmpeg build, no skipping).
+One strategy (``inference/video.py``): decode forward from the last IDR keyframe at or
+before the first needed frame (a cut of the file at that keyframe's packet), else from
+frame 0 of the whole file. Each test below reaches one branch and says which.
 """
 
 import functools
@@ -14,20 +13,7 @@ import numpy as np
 import pytest
 
 from inference.sampling import clip_frame_indices
-from inference.video import SegmentReader, ts_index
-
-
-def decode_all(path):
-    """Every frame in order, BGR, as OpenCV's capture decodes them."""
-    capture = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
-    capture.release()
-    return frames
+from inference.video import SegmentReader, decode_all, ts_index, walk
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +69,7 @@ def test_not_a_video_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["bikes_720p", "bikes_1080p"])
-def test_decoding_starts_at_the_last_idr_before_the_clip_and_skips_unkept_frames(segments, name):
+def test_cut_branch_starts_at_the_last_idr_before_the_clip(segments, name):
     path = segments[name][0]
     index = ts_index(open(path, "rb").read())
     assert [frame for frame, _ in index.keyframes][:3] == [0, 50, 100]  # the 2-second GOP the segments are cut with
@@ -92,11 +78,7 @@ def test_decoding_starts_at_the_last_idr_before_the_clip_and_skips_unkept_frames
         (clip,) = clip_frame_indices(reader.facts.frame_count, 32, 2, 1)
         assert reader.start_frame(clip[0]) == 50
         frames = reader.read(clip)
-        stats = reader.last_read
-    assert stats.start == 50, "the clip starts after an IDR: decoding should begin there"
-    assert stats.walked == clip[-1] - 50 + 1
-    # Non-reference frames the clip does not keep are skipped (x264's B-frames): 87 of 106 here.
-    assert len(clip) <= stats.decoded < stats.walked * 0.9
+        assert reader._cut_path is not None, "the clip starts after an IDR: reading should begin there"
     assert_exact(frames, reference)
 
 
@@ -106,7 +88,7 @@ def test_walk_branch_inside_the_first_gop(segments):
     with SegmentReader(path) as reader:
         assert reader.start_frame(10) == 0
         frames = reader.read(range(10, 42, 2))
-        assert reader.last_read.start == 0
+        assert reader._cut_path is None
     assert_exact(frames, reference)
 
 
@@ -119,34 +101,31 @@ def test_walk_branch_without_known_keyframes(kind, hevc_segment):
     reference = decode_digests(path)
     with SegmentReader(path, mpegts_only=kind != "mp4") as reader:
         assert (reader.ts is None) == (kind == "mp4")
-        assert reader.facts.frame_count == len(reference)
         assert reader.start_frame(120) == 0
         frames = reader.read(range(120, 184, 2))
-        assert reader.last_read.start == 0
+        assert reader._cut_path is None
     assert len(frames) == 32
     assert_exact(frames, reference)
 
 
-def test_second_read_starts_afresh(segments):
-    """Each read opens the file again: a read after another never continues from where it stopped."""
+def test_second_read_reopens_the_file(segments):
+    """The first read used the probe capture or a cut; the next one must not continue from there."""
     path = segments["bikes_720p"][0]
     reference = decode_digests(path)
     with SegmentReader(path) as reader:
         first = reader.read(range(120, 130))
-        again_at_start = reader.read(range(0, 8))
-        again_after_idr = reader.read(range(60, 70))
-    for frames in (first, again_at_start, again_after_idr):
+        again_at_start = reader.read(range(0, 8))  # walk branch, after the capture was consumed
+        again_cut = reader.read(range(60, 70))  # cut branch again, replacing the first cut
+    for frames in (first, again_at_start, again_cut):
         assert_exact(frames, reference)
 
 
-def test_a_keyframe_that_does_not_start_cleanly_falls_back_to_frame_0(segments, monkeypatch):
-    """If the index names a frame that is not an IDR, decoding from it would give wrong frames."""
+def test_cut_that_cannot_be_opened_falls_back_to_walking(segments, monkeypatch, tmp_path):
     path = segments["bikes_720p"][0]
     reference = decode_digests(path)
     with SegmentReader(path) as reader:
-        monkeypatch.setattr(reader, "start_frame", lambda first: 61)  # a P or B frame, not an IDR
+        monkeypatch.setattr(reader, "_open_cut", lambda frame: cv2.VideoCapture(str(tmp_path / "missing.ts"), cv2.CAP_FFMPEG))
         frames = reader.read(range(120, 130))
-        assert reader.last_read.start == 0
     assert sorted(frames) == list(range(120, 130))
     assert_exact(frames, reference)
 
@@ -157,22 +136,35 @@ def test_reading_past_the_end_is_an_eof_error(segments):
             reader.read([reader.facts.frame_count + 3])
 
 
-def test_count_frames_counts_the_whole_file(segments):
+def test_count_frames_counts_the_whole_file_after_a_cut(segments):
     path = segments["bikes_1080p"][0]
     with SegmentReader(path) as reader:
         reader.read(range(93, 157, 2))  # reading starts at the IDR at frame 50
-        assert reader.last_read.start == 50
+        assert reader._cut_path is not None
         assert reader.count_frames() == 250
 
 
-def test_on_frame_gets_each_kept_frame_at_full_size_and_only_its_result_is_kept(segments):
+def test_on_frame_gets_each_kept_frame_from_a_reused_buffer(segments):
+    """With ``on_frame`` the full-size frame is decoded into one buffer; only the result is kept."""
     path = segments["bikes"][0]
     reference = decode_digests(path)
     seen = []
     with SegmentReader(path) as reader:
-        frames = reader.read([3, 5, 7], on_frame=lambda frame: (seen.append(frame.shape), frame[::2, ::2].copy())[1])
-    assert seen == [(272, 640, 3)] * 3
-    full = decode_all(path)
-    for index, frame in frames.items():
-        assert np.array_equal(frame, full[index][::2, ::2])
+        frames = reader.read([3, 5, 7], on_frame=lambda frame: (seen.append(frame), frame.copy())[1])
+    assert len({id(frame) for frame in seen}) == 1
+    assert_exact(frames, reference)
 
+
+class _Capture:
+    """A capture whose frames all grab but never decode."""
+
+    def grab(self):
+        return True
+
+    def retrieve(self, image=None):
+        return False, None
+
+
+def test_a_frame_that_grabs_but_does_not_decode_is_an_eof_error():
+    with pytest.raises(EOFError, match="frame 2 could not be decoded"):
+        walk(_Capture(), 0, [2, 4])
