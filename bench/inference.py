@@ -116,7 +116,7 @@ def _our_worker(connection, model_dir: str, warm_path: str) -> None:
             started = time.perf_counter()
             with SegmentReader(path) as segment:
                 (indices,) = clip_frame_indices(segment.facts.frame_count, CLIP_LENGTH, FRAME_STEP, 1)
-                segment.read(indices, on_frame=reader.resize.frame)
+                segment.read(indices, size=reader.size)
             connection.send({"seconds": time.perf_counter() - started})
         elif kind == "forward":
             (clip,) = reader.read(path).tensors

@@ -1,12 +1,12 @@
 """Preprocessing as small composable steps, each acting on a whole clip.
 
-A clip is a ``numpy`` array of frames, ``(T, H, W, C)``, until :class:`ToModelLayout`
-makes it ``(C, T, H, W)``. Together, the steps reproduce GluonCV's evaluation
-pipeline for I3D on UCF101: frames resized to 340x256 (what GluonCV asks its
-reader for), centre crop 224x224, RGB, scaled to [0, 1], normalised with
-ImageNet's mean and std. :func:`i3d_eval_transform` runs the last four as one
-pass, :class:`ToModelInput` (a per-channel lookup table over the 256 byte
-values, bit-identical to the steps and about 7x faster).
+A clip is a ``numpy`` array of RGB frames, ``(T, H, W, C)``, until :class:`ToModelLayout`
+makes it ``(C, T, H, W)``. Together with the reader, the steps reproduce GluonCV's
+evaluation pipeline for I3D on UCF101: frames scaled to 340x256 (by the reader, as
+GluonCV's reader does: ``inference/video.py``), centre crop 224x224, scaled to
+[0, 1], normalised with ImageNet's mean and std. :func:`i3d_eval_transform` runs
+the last three as one pass, :class:`ToModelInput` (a per-channel lookup table
+over the 256 byte values, bit-identical to the steps and several times faster).
 """
 
 from typing import Callable, List, Sequence
@@ -16,29 +16,6 @@ import numpy as np
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-class Resize:
-    """Resize each frame to exactly ``width`` x ``height`` (aspect ratio not kept, as GluonCV's reader)."""
-
-    def __init__(self, width: int = 340, height: int = 256, interpolation: int = cv2.INTER_LINEAR):
-        self.size = (width, height)
-        self.interpolation = interpolation
-
-    def frame(self, frame: np.ndarray) -> np.ndarray:
-        if (frame.shape[1], frame.shape[0]) == self.size:
-            return frame
-        return cv2.resize(frame, self.size, interpolation=self.interpolation)
-
-    def __call__(self, clip: np.ndarray) -> np.ndarray:
-        return np.stack([self.frame(frame) for frame in clip])
-
-
-class BgrToRgb:
-    """OpenCV decodes to BGR; the model was trained on RGB."""
-
-    def __call__(self, clip: np.ndarray) -> np.ndarray:
-        return clip[..., ::-1]
 
 
 class CenterCrop:
@@ -83,23 +60,22 @@ class ToModelLayout:
 
 
 class ToModelInput:
-    """BGR uint8 ``(T, H, W, 3)`` to the normalised RGB ``(3, T, H, W)`` float32 input, in one pass.
+    """RGB uint8 ``(T, H, W, 3)`` to the normalised ``(3, T, H, W)`` float32 input, in one pass.
 
-    Same result, bit for bit, as ``BgrToRgb``, ``ToUnitRange``, ``Normalize`` and
-    ``ToModelLayout`` in a row: each of the 256 byte values is mapped once, with the
+    Same result, bit for bit, as ``ToUnitRange``, ``Normalize`` and ``ToModelLayout``
+    in a row: each of the 256 byte values is mapped once, with the
     same float32 arithmetic, and ``cv2.LUT`` applies the table per channel.
     """
 
     def __init__(self, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD, max_intensity: float = 255.0):
         values = ToUnitRange(max_intensity)(np.arange(256, dtype=np.uint8))
-        rgb_table = Normalize(mean, std)(values[:, np.newaxis])  # (256, 3), RGB order
-        self.bgr_table = np.ascontiguousarray(rgb_table[:, ::-1]).reshape(256, 1, 3)
+        self.table = np.ascontiguousarray(Normalize(mean, std)(values[:, np.newaxis])).reshape(256, 1, 3)
 
     def __call__(self, clip: np.ndarray) -> np.ndarray:
         frames, height, width, channels = clip.shape
         flat = np.ascontiguousarray(clip).reshape(frames * height, width, channels)
-        mapped = cv2.LUT(flat, self.bgr_table).reshape(frames, height, width, channels)
-        return np.ascontiguousarray(mapped[..., ::-1].transpose(3, 0, 1, 2))
+        mapped = cv2.LUT(flat, self.table).reshape(frames, height, width, channels)
+        return np.ascontiguousarray(mapped.transpose(3, 0, 1, 2))
 
 
 class Compose:
@@ -115,10 +91,10 @@ class Compose:
 
 
 def i3d_eval_transform(crop: int = 224) -> Compose:
-    """Frames (already resized by the reader, see :class:`Resize`) to the model's input."""
+    """RGB frames, already scaled to 340x256 by the reader, to the model's input."""
     return Compose([CenterCrop(crop), ToModelInput()])
 
 
 def i3d_eval_steps(crop: int = 224) -> Compose:
     """The same as :func:`i3d_eval_transform`, one small step at a time (the reference in tests)."""
-    return Compose([CenterCrop(crop), BgrToRgb(), ToUnitRange(), Normalize(), ToModelLayout()])
+    return Compose([CenterCrop(crop), ToUnitRange(), Normalize(), ToModelLayout()])
