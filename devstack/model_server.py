@@ -28,7 +28,7 @@ the toolkit, moved per instance so that several endpoints can run side by side):
   here even when there is nothing to install): here pip runs only when a requirement
   that applies to this Python (its environment marker) is missing or of another
   version, which is what pip would conclude, without the wait. The first start of a
-  Python 3.8 environment (``ENDPOINT_PYTHON``) still installs OpenCV from ``code/wheels``.
+  Python 3.8 environment (``ENDPOINT_PYTHON``) still installs OpenCV and PyAV from ``code/wheels``.
 
 API (the local stack's endpoint bridge and ``bench/serving.py`` use it)::
 

@@ -5,8 +5,8 @@ Modules, one concern each:
 - :mod:`inference.runtime`: process settings that must precede ``import mxnet``.
 - :mod:`inference.errors`: the client errors the endpoint answers with.
 - :mod:`inference.sampling`: which frame indices a clip uses (GluonCV's test-time rule).
-- :mod:`inference.video`: OpenCV decoding: probe, then decode forward from the last IDR keyframe
-  before the first needed frame (a cut of the file there), grab/retrieve.
+- :mod:`inference.video`: PyAV decoding: probe, then decode forward from the last IDR keyframe
+  before the first needed frame, skipping unkept non-reference frames, scaling in swscale.
 - :mod:`inference.transforms`: composable preprocessing steps.
 - :mod:`inference.clips`: a video file to the model's input tensors (sampling + preprocessing).
 - :mod:`inference.predictor`: the MXNet ``SymbolBlock`` and its top-k output.

@@ -3,7 +3,7 @@
 This is GluonCV's test-time rule for video classification
 (``VideoClsCustom._sample_test_indices`` then ``_video_TSN_decord_batch_loader``,
 without temporal jitter), written out so that the frames can be read with
-OpenCV and checked one by one:
+PyAV (``inference/video.py``) and checked one by one:
 
 - a clip spans ``skip_length = clip_length * step`` frames;
 - ``num_clips`` clips split the video evenly: ``tick = (N - skip_length + 1) / num_clips``
