@@ -18,7 +18,10 @@ FFmpeg skip the non-reference frames the clip does not keep**.
   decoder options, which is why the reader uses PyAV.
 - Which frame is which: a frame's index is the rank of its timestamp among the
   video packets' timestamps (presentation order). Without timestamps on every
-  packet nothing is skipped and frames are numbered in the order they come.
+  packet, or when the decoder dropped frames (a segment that does not begin
+  with an IDR: FFmpeg shows nothing before the first keyframe), nothing is
+  skipped and frames are numbered in the order they come, as
+  :meth:`SegmentReader.count_frames` counts them.
 - Only the MPEG-TS demuxer (unless ``mpegts_only`` is False) and only the file
   protocol: a segment can never make FFmpeg open another file or a URL.
 
@@ -67,6 +70,10 @@ class VideoFacts:
         facts = asdict(self)
         facts["duration_s"] = round(self.duration_s, 3)
         return facts
+
+
+class _Gaps(Exception):
+    """Numbered by timestamp, some wanted frames never came out of the decoder."""
 
 
 class _DidNotStartCleanly(Exception):
@@ -118,15 +125,20 @@ class SegmentReader:
         try:
             if not container.streams.video:
                 raise errors.InferenceError(errors.CORRUPT_VIDEO, "the segment has no video stream", 422)
+            if container.streams.video[0].codec_context is None:  # no decoder for this codec
+                raise errors.InferenceError(errors.CORRUPT_VIDEO, "the segment's video codec is not supported", 422)
             yield container
         finally:
             # PyAV's container and its streams refer to each other, so the decoder (its threads and
             # frame pool, about 40 MB at 1080p) would otherwise live until the garbage collector
             # finds the cycle: a worker's memory grew by hundreds of MB over 40 segments.
-            for stream in container.streams.video:
-                if stream.codec_context.is_open:
-                    stream.codec_context.close()
-            container.close()
+            try:
+                for stream in container.streams.video:
+                    context = stream.codec_context
+                    if context is not None and context.is_open:
+                        context.close()
+            finally:
+                container.close()
 
     def _probe(self) -> VideoFacts:
         with self._open() as container:
@@ -180,21 +192,27 @@ class SegmentReader:
         if start > 0:
             try:
                 return self._decode(start, wanted, size)
-            except (_DidNotStartCleanly, av.error.FFmpegError):
+            except (_DidNotStartCleanly, _Gaps, av.error.FFmpegError):
                 pass  # read from frame 0 instead
         try:
-            return self._decode(0, wanted, size)
+            try:
+                return self._decode(0, wanted, size)
+            except _Gaps:
+                # The decoder dropped frames (a segment that does not begin with an IDR: FFmpeg
+                # shows nothing before the first keyframe), so timestamps leave holes: number the
+                # frames in the order they come, as count_frames() counts them.
+                return self._decode(0, wanted, size, by_timestamp=False)
         except av.error.FFmpegError as error:
             raise EOFError("the video does not decode: {}".format(error))
 
-    def _decode(self, start: int, wanted: List[int], size: Optional[Tuple[int, int]]) -> Dict[int, np.ndarray]:
+    def _decode(self, start: int, wanted: List[int], size: Optional[Tuple[int, int]], by_timestamp: bool = True) -> Dict[int, np.ndarray]:
         with self._open() as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             stream.thread_count = DECODER_THREADS
             packets = [packet for packet in container.demux(stream) if packet.size]
             timestamps = [packet.pts for packet in packets]
-            ranked = None not in timestamps and len(set(timestamps)) == len(timestamps)
+            ranked = by_timestamp and None not in timestamps and len(set(timestamps)) == len(timestamps)
             rank = {pts: index for index, pts in enumerate(sorted(timestamps))} if ranked else {}
             position = 0
             if start > 0:
@@ -237,6 +255,8 @@ class SegmentReader:
         if missing:
             ended = len(packets) if ranked else start + decoded
             if min(missing) < ended:
+                if ranked:
+                    raise _Gaps()
                 raise EOFError("frame {} could not be decoded".format(min(missing)))
             raise EOFError("video ended at frame {} before frame {}".format(ended, wanted[-1]))
         return frames

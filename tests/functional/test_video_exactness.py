@@ -232,3 +232,49 @@ def test_each_read_closes_its_decoder(segments):
         gc.enable()
     assert contexts, "the probe, the read and the count each leave a codec context in a cycle"
     assert not [context for context in contexts if context.is_open]
+
+
+def test_a_segment_that_does_not_begin_with_an_idr_is_read_in_output_order(segments, tmp_path):
+    """FFmpeg shows nothing before the first keyframe, so the packets' timestamps leave holes:
+    the frames are then numbered in the order they come (as ``count_frames`` counts them), and a
+    clip is still read through ``ClipReader``'s recount."""
+    from inference.clips import ClipReader
+
+    path = segments["bikes"][0]
+    data = open(path, "rb").read()
+    index = ts_index(data)
+    idr_row = dict(index.keyframes)[50]
+
+    def pid(row):
+        return ((data[row * 188 + 1] & 0x1F) << 8) | data[row * 188 + 2]
+
+    # The next frame's first packet after the IDR at frame 50 (a P or B frame): cut there.
+    row = next(r for r in range(idr_row + 1, len(data) // 188) if pid(r) == pid(idr_row) and data[r * 188 + 1] & 0x40)
+    cut = tmp_path / "mid_gop.ts"
+    cut.write_bytes(index.tables + data[row * 188:])
+    reference = decode_digests(str(cut))
+    with SegmentReader(str(cut)) as reader:
+        assert reader.facts.frame_count > len(reference), "some frames are never shown"
+        assert reader.count_frames() == len(reference)
+        frames = reader.read(range(len(reference)))
+    assert_exact(frames, reference)
+    clips = ClipReader({}).read(str(cut), num_clips=3)
+    assert clips.frame_count == len(reference) and len(clips.tensors) == 3
+
+
+def test_a_non_idr_whose_timestamp_fits_its_position_still_falls_back_to_frame_0(segments, monkeypatch):
+    """A P frame decoded where it is shown passes the timestamp check; the decoder's first
+    frame then is not it (FFmpeg waits for a keyframe), and reading starts at frame 0."""
+    import av
+
+    path = segments["bikes_720p"][0]
+    with av.open(path) as container:
+        packets = [packet for packet in container.demux(video=0) if packet.size]
+    rank = {pts: i for i, pts in enumerate(sorted(packet.pts for packet in packets))}
+    start = next(k for k in range(51, 100) if rank[packets[k].pts] == k and not packets[k].is_keyframe)
+    reference = decode_digests(path)
+    with SegmentReader(path) as reader:
+        monkeypatch.setattr(reader, "start_frame", lambda first: start)
+        frames = reader.read(range(120, 130))
+        assert reader.last_read.start == 0
+    assert_exact(frames, reference)
