@@ -125,8 +125,11 @@ class SegmentReader:
         try:
             if not container.streams.video:
                 raise errors.InferenceError(errors.CORRUPT_VIDEO, "the segment has no video stream", 422)
-            if container.streams.video[0].codec_context is None:  # no decoder for this codec
+            stream = container.streams.video[0]
+            if stream.codec_context is None:  # no decoder for this codec
                 raise errors.InferenceError(errors.CORRUPT_VIDEO, "the segment's video codec is not supported", 422)
+            stream.thread_type = "AUTO"
+            stream.thread_count = DECODER_THREADS
             yield container
         finally:
             # PyAV's container and its streams refer to each other, so the decoder (its threads and
@@ -173,8 +176,6 @@ class SegmentReader:
         """Count by decoding every frame of the whole file (used when the container's count is wrong)."""
         with self._open() as container:
             stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            stream.thread_count = DECODER_THREADS
             try:
                 return sum(1 for _ in container.decode(stream))
             except av.error.FFmpegError:
@@ -208,8 +209,6 @@ class SegmentReader:
     def _decode(self, start: int, wanted: List[int], size: Optional[Tuple[int, int]], by_timestamp: bool = True) -> Dict[int, np.ndarray]:
         with self._open() as container:
             stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            stream.thread_count = DECODER_THREADS
             packets = [packet for packet in container.demux(stream) if packet.size]
             timestamps = [packet.pts for packet in packets]
             ranked = by_timestamp and None not in timestamps and len(set(timestamps)) == len(timestamps)

@@ -16,6 +16,7 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
+from contracts import mpegts
 from inference.sampling import clip_frame_indices
 from inference.video import SegmentReader, ts_index
 
@@ -246,12 +247,15 @@ def test_a_segment_that_does_not_begin_with_an_idr_is_read_in_output_order(segme
     idr_row = dict(index.keyframes)[50]
 
     def pid(row):
-        return ((data[row * 188 + 1] & 0x1F) << 8) | data[row * 188 + 2]
+        return ((data[row * mpegts.PACKET_SIZE + 1] & 0x1F) << 8) | data[row * mpegts.PACKET_SIZE + 2]
+
+    def starts_a_frame(row):
+        return pid(row) == pid(idr_row) and data[row * mpegts.PACKET_SIZE + 1] & mpegts.PAYLOAD_UNIT_START
 
     # The next frame's first packet after the IDR at frame 50 (a P or B frame): cut there.
-    row = next(r for r in range(idr_row + 1, len(data) // 188) if pid(r) == pid(idr_row) and data[r * 188 + 1] & 0x40)
+    row = next(r for r in range(idr_row + 1, len(data) // mpegts.PACKET_SIZE) if starts_a_frame(r))
     cut = tmp_path / "mid_gop.ts"
-    cut.write_bytes(index.tables + data[row * 188:])
+    cut.write_bytes(index.tables + data[row * mpegts.PACKET_SIZE:])
     reference = decode_digests(str(cut))
     with SegmentReader(str(cut)) as reader:
         assert reader.facts.frame_count > len(reference), "some frames are never shown"
