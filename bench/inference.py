@@ -12,8 +12,9 @@ plus forward alone). Writes ``results.md`` and ``results.json``.
 Paths:
   (a) seed  decord VideoReader(width=340, height=256) + GluonCV VideoClsCustom test
             sampling + VideoGroupValTransform + a plain SymbolBlock (MXNet defaults)
-  (b) fp32  ours: OpenCV decoding from the last IDR before the clip + grab/retrieve, our transforms,
-            hybridized MKLDNN block
+  (b) fp32  ours: PyAV decoding from the last IDR before the clip, unkept non-reference frames
+            skipped, scaled to 340x256 by swscale; our transforms; the graph with its unused
+            work folded away (inference/graph.py), hybridized with the MKLDNN backend
   (c) int8  ours, the model `python -m model export --precision int8 --calibrate` writes
             (MXNet's quantize_net, oneDNN), calibrated on the benchmark's segments
 """

@@ -31,6 +31,8 @@ from inference.model_files import (  # noqa: F401  (re-exported for model.export
 import mxnet as mx  # noqa: E402
 import numpy as np  # noqa: E402
 
+from inference.graph import folded_symbol_json  # noqa: E402
+
 LOG = logging.getLogger(__name__)
 
 
@@ -101,6 +103,17 @@ def choose_context(precision: str, gpus: int) -> "mx.Context":
     return mx.gpu(0) if gpus > 0 and precision != INT8 else mx.cpu()
 
 
+def load_block(model_dir: str, context: "mx.Context") -> "mx.gluon.SymbolBlock":
+    """The model directory's network as a ``SymbolBlock``, as ``SymbolBlock.imports`` loads it, but with
+    the graph's unused computation folded away first (exact: :mod:`inference.graph`)."""
+    text, folds = folded_symbol_json(os.path.join(model_dir, SYMBOL_FILE))
+    for fold in folds:
+        LOG.info("graph: %s (outputs the pooling dropped are no longer computed)", fold)
+    net = mx.gluon.SymbolBlock(mx.sym.load_json(text), [mx.sym.var("data")])
+    net.collect_params().load(os.path.join(model_dir, PARAMS_FILE), context, cast_dtype=True, dtype_source="saved")
+    return net
+
+
 class Predictor:
     """Scores clips of shape ``(3, T, 224, 224)``; returns softmax probabilities."""
 
@@ -112,12 +125,7 @@ class Predictor:
             LOG.warning(RANDOM_WEIGHTS_WARNING)
         self.quantized = self.manifest.get("precision") == INT8
         self.context = choose_context(self.manifest.get("precision", "fp32"), gpu_count() if gpus is None else gpus)
-        net = mx.gluon.SymbolBlock.imports(
-            os.path.join(model_dir, SYMBOL_FILE),
-            ["data"],
-            os.path.join(model_dir, PARAMS_FILE),
-            ctx=self.context,
-        )
+        net = load_block(model_dir, self.context)
         if optimize:
             net.hybridize(**hybridize_options(self.context, self.quantized))
         self.net = net
