@@ -38,8 +38,9 @@ scaled; and, on the sample MP4, bit-identical to decord's.
 """
 
 import contextlib
+import os
 from dataclasses import asdict, dataclass
-from typing import Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 import av
 import numpy as np
@@ -51,8 +52,19 @@ from inference import errors
 #: that GluonCV's reader (decord) scales with.
 SCALE_INTERPOLATION = "BILINEAR"
 
-#: FFmpeg's decoder threads: 0 is FFmpeg's own choice (one more than the CPUs), frame and slice threading.
-DECODER_THREADS = 0
+
+def decoder_threads(environ: Mapping[str, str] = os.environ) -> int:
+    """FFmpeg's decoder threads for this process: 1 where its OpenMP share is one thread, else 0.
+
+    0 is FFmpeg's own choice (one more than the CPUs, frame threading): the lowest latency
+    for a lone segment. A worker given one thread (``OMP_NUM_THREADS=1``: the endpoint's
+    one worker per vCPU) shares the instance with workers decoding other segments, and
+    there frame threading mostly adds CPU: with both cores decoding, single-threaded
+    workers got through 1.06x (1080p) to 1.20x (640x272) the segments, while a lone
+    1080p read took 0.92 s against 0.58 s (``python -m bench.decode_threads``,
+    ``bench/results/decode-threads.md``).
+    """
+    return 1 if environ.get("OMP_NUM_THREADS", "").strip() == "1" else 0
 
 
 @dataclass(frozen=True)
@@ -129,7 +141,7 @@ class SegmentReader:
             if stream.codec_context is None:  # no decoder for this codec
                 raise errors.InferenceError(errors.CORRUPT_VIDEO, "the segment's video codec is not supported", 422)
             stream.thread_type = "AUTO"
-            stream.thread_count = DECODER_THREADS
+            stream.thread_count = decoder_threads()
             yield container
         finally:
             # PyAV's container and its streams refer to each other, so the decoder (its threads and

@@ -235,6 +235,21 @@ def test_each_read_closes_its_decoder(segments):
     assert not [context for context in contexts if context.is_open]
 
 
+@pytest.mark.parametrize("omp_threads,expected", [("1", 1), ("2", 0), (None, 0)])
+def test_a_worker_with_one_thread_decodes_with_one_thread(segments, monkeypatch, omp_threads, expected):
+    """One worker per vCPU (``OMP_NUM_THREADS=1``) decodes single-threaded; otherwise FFmpeg chooses."""
+    from inference.video import decoder_threads
+
+    if omp_threads is None:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OMP_NUM_THREADS", omp_threads)
+    assert decoder_threads() == expected
+    reader = SegmentReader(segments["bikes"][0])
+    with reader._open() as container:
+        assert container.streams.video[0].codec_context.thread_count == expected
+
+
 def test_a_segment_that_does_not_begin_with_an_idr_is_read_in_output_order(segments, tmp_path):
     """FFmpeg shows nothing before the first keyframe, so the packets' timestamps leave holes:
     the frames are then numbered in the order they come (as ``count_frames`` counts them), and a
