@@ -48,6 +48,7 @@ audit: venv
 
 bench: venv model
 	$(PY) -m bench.inference
+	$(PY) -m bench.decode_threads
 	$(PY) -m bench.serving
 	$(PY) -m bench.cost --out bench/results
 	$(PY) -m bench.orchestration
