@@ -5,13 +5,14 @@
 What :func:`inference.video.decoder_threads` decides. An endpoint runs one worker per
 vCPU (``OMP_NUM_THREADS=1`` each), so while it is busy every core decodes a segment
 of its own; FFmpeg's frame threads then compete with the other workers. Two pools
-of worker processes, one per usable core in each: pool "one thread" runs with
-``OMP_NUM_THREADS=1`` (the reader decodes single-threaded), pool "FFmpeg's choice"
-with ``OMP_NUM_THREADS`` = the cores (the reader lets FFmpeg choose). Each round,
-each pool in turn (the order alternates) has all its workers read the clip of the
-same segment ``--reads`` times at once: segments/s = reads x workers / wall time.
-Also timed: one read with the other workers idle (a lone request's decode).
-Decoding only (the reader's ``read`` of the centre clip at 340x256); no model.
+of worker processes, one per usable core in each, with the environment MMS gives its
+workers: pool "one thread" as the endpoint's rule sets it (workers = the cores, one
+OpenMP thread each: the reader decodes single-threaded), pool "FFmpeg's choice" as
+one worker with every core (the reader lets FFmpeg choose). Each round, each pool in
+turn (the order alternates) has all its workers read the clip of the same segment
+``--reads`` times at once: segments/s = reads x workers / wall time. Also timed: one
+read with the other workers idle (a lone request's decode). Decoding only (the
+reader's ``read`` of the centre clip at 340x256); no model.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 
 from bench.inference import CLIP_LENGTH, FRAME_STEP, cut_bench_segments
 from bench.report import command_line, machine, write
+from contracts.environment import MMS_WORKERS, OMP_THREADS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ONE, AUTO = "one thread", "FFmpeg's choice"
@@ -50,9 +52,10 @@ def _worker(connection) -> None:
         connection.send(time.perf_counter() - started)
 
 
-def _pool(size: int, omp_threads: str) -> tuple[list[tuple[Any, Any]], int]:
-    saved = os.environ.get("OMP_NUM_THREADS")
-    os.environ["OMP_NUM_THREADS"] = omp_threads
+def _pool(size: int, environment: dict[str, str]) -> tuple[list[tuple[Any, Any]], int]:
+    """``size`` workers started with ``environment``, and the decoder threads they chose."""
+    saved = {name: os.environ.get(name) for name in environment}
+    os.environ.update(environment)
     try:
         pool = []
         for _ in range(size):
@@ -61,11 +64,14 @@ def _pool(size: int, omp_threads: str) -> tuple[list[tuple[Any, Any]], int]:
             process.start()
             pool.append((process, parent))
     finally:
-        if saved is None:
-            os.environ.pop("OMP_NUM_THREADS", None)
-        else:
-            os.environ["OMP_NUM_THREADS"] = saved
-    threads = {connection.recv() for _, connection in pool}  # what decoder_threads() said in each
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    threads = {connection.recv() for _, connection in pool}
+    if len(threads) != 1:
+        raise RuntimeError(f"the workers of one pool chose different decoder threads: {sorted(threads)}")
     return pool, threads.pop()
 
 
@@ -92,7 +98,12 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
     args = parser.parse_args(argv)
     cores = len(os.sched_getaffinity(0))
-    pools = {ONE: _pool(cores, "1"), AUTO: _pool(cores, str(cores))}
+    if cores < 2:
+        parser.error("needs at least 2 usable cores: with one, the endpoint's rule is one worker")
+    pools = {
+        ONE: _pool(cores, {MMS_WORKERS: str(cores), OMP_THREADS: "1"}),
+        AUTO: _pool(cores, {MMS_WORKERS: "1", OMP_THREADS: str(cores)}),
+    }
     results: dict[str, dict[str, dict[str, list[float]]]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
         segments = cut_bench_segments(workdir)
@@ -141,8 +152,8 @@ def markdown(report: dict[str, Any]) -> str:
         command_line(report),
         f"{report['workers_per_pool']} worker processes per pool, each reading the segment's centre clip "
         f"(32 frames at 340x256) {report['reads_per_worker']} times at once; medians over interleaved rounds. "
-        f"\"one thread\": `OMP_NUM_THREADS=1`, decoder threads {threads[ONE]}; "
-        f"\"FFmpeg's choice\": `OMP_NUM_THREADS` = the cores, decoder threads {threads[AUTO]} "
+        f"\"one thread\": the endpoint's rule (`{MMS_WORKERS}` = the cores, `{OMP_THREADS}=1`), decoder threads {threads[ONE]}; "
+        f"\"FFmpeg's choice\": one worker with every core, decoder threads {threads[AUTO]} "
         "(FFmpeg picks). \"alone\": one read with the other workers idle.",
         "",
         "| segment | busy seg/s, one thread | busy seg/s, FFmpeg's choice | one thread / FFmpeg's choice | alone (s), one thread | alone (s), FFmpeg's choice |",

@@ -13,6 +13,13 @@ from typing import Any, Dict, Mapping, Optional, Tuple, Type, TypeVar
 
 T = TypeVar("T", bound="_Environment")
 
+# Serving settings the Model's environment sets and the serving stack reads: names AWS's
+# toolkit and MMS define (the Pulumi program writes them; the reader's decoder follows them).
+#: MMS workers per instance (each its own Python process and copy of the model).
+MMS_WORKERS = "SAGEMAKER_MODEL_SERVER_WORKERS"
+#: OpenMP threads per worker (the toolkit sets 1 when the Model's environment does not).
+OMP_THREADS = "OMP_NUM_THREADS"
+
 
 class MissingEnvironment(RuntimeError):
     """A variable the runtime needs is not set (or cannot be read): the deployment is incomplete."""

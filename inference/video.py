@@ -46,6 +46,7 @@ import av
 import numpy as np
 
 from contracts import mpegts
+from contracts.environment import MMS_WORKERS, OMP_THREADS
 from inference import errors
 
 #: swscale's filter when frames are scaled: bilinear, the default of the FFmpeg 4 scale filter
@@ -54,17 +55,24 @@ SCALE_INTERPOLATION = "BILINEAR"
 
 
 def decoder_threads(environ: Mapping[str, str] = os.environ) -> int:
-    """FFmpeg's decoder threads for this process: 1 where its OpenMP share is one thread, else 0.
+    """FFmpeg's decoder threads for this worker: 1 when it is one of several MMS workers with one
+    OpenMP thread each (the endpoint's one worker per vCPU), else 0 (FFmpeg's own choice).
 
-    0 is FFmpeg's own choice (one more than the CPUs, frame threading): the lowest latency
-    for a lone segment. A worker given one thread (``OMP_NUM_THREADS=1``: the endpoint's
-    one worker per vCPU) shares the instance with workers decoding other segments, and
-    there frame threading mostly adds CPU: with both cores decoding, single-threaded
-    workers got through 1.06x (1080p) to 1.20x (640x272) the segments, while a lone
-    1080p read took 0.92 s against 0.58 s (``python -m bench.decode_threads``,
-    ``bench/results/decode-threads.md``).
+    0 lets FFmpeg choose (one more thread than the CPUs, frame threading): the lowest latency
+    for a lone segment, right for a worker that has the machine to itself (the local stack,
+    serverless mode, a GPU instance's worker). Where several single-threaded workers share the
+    instance, each decodes a segment of its own when it is busy, and frame threads mostly add
+    CPU: with both cores decoding, single-threaded workers got through 1.06x (1080p) to 1.20x
+    (640x272) the segments, while a lone 1080p read took 0.92 s against 0.58 s
+    (``python -m bench.decode_threads``, ``bench/results/decode-threads.md``). Both variables
+    are read in the worker, after AWS's toolkit has filled in its default ``OMP_NUM_THREADS=1``:
+    that default alone (one worker) does not make the decoder single-threaded.
     """
-    return 1 if environ.get("OMP_NUM_THREADS", "").strip() == "1" else 0
+    try:
+        workers = int(environ.get(MMS_WORKERS, "") or 1)
+    except ValueError:
+        workers = 1
+    return 1 if workers > 1 and environ.get(OMP_THREADS, "").strip() == "1" else 0
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from contracts.environment import MMS_WORKERS, OMP_THREADS
 from contracts.segments import stream_folder
 from infra import policies
 
@@ -153,9 +154,9 @@ def serving_environment(
     elif mode != INSTANCE_MODE:
         workers = workers or 1
     if workers:
-        environment["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(workers)
+        environment[MMS_WORKERS] = str(workers)
     if threads:
-        environment["OMP_NUM_THREADS"] = str(threads)
+        environment[OMP_THREADS] = str(threads)
     return environment
 
 

@@ -31,6 +31,24 @@ def test_export_then_load_gives_identical_outputs(tmp_path):
     assert Predictor(str(out)).identity["random_weights"] is True
 
 
+def test_the_folded_graph_scores_as_the_exported_one(model_dir):
+    """``load_block`` (the graph with conv0's dropped time steps folded away) against
+    ``SymbolBlock.imports`` of the same files, both hybridized as the predictor serves."""
+    import mxnet as mx
+
+    from inference.predictor import PARAMS_FILE, SYMBOL_FILE, Predictor, hybridize_options
+
+    predictor = Predictor(model_dir)
+    exported = mx.gluon.SymbolBlock.imports(
+        os.path.join(model_dir, SYMBOL_FILE), ["data"], os.path.join(model_dir, PARAMS_FILE), ctx=mx.cpu())
+    exported.hybridize(**hybridize_options(mx.cpu(), quantized=False))
+    clip = np.random.default_rng(2).standard_normal((1, 3, 32, 224, 224)).astype(np.float32)
+    folded_logits = predictor.net(mx.nd.array(clip)).asnumpy()
+    exported_logits = exported(mx.nd.array(clip)).asnumpy()
+    np.testing.assert_allclose(folded_logits, exported_logits, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(folded_logits, 0)
+
+
 def test_params_source_copies_user_model(tmp_path, model_dir):
     from model.export import export
 

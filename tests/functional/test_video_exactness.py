@@ -235,16 +235,16 @@ def test_each_read_closes_its_decoder(segments):
     assert not [context for context in contexts if context.is_open]
 
 
-@pytest.mark.parametrize("omp_threads,expected", [("1", 1), ("2", 0), (None, 0)])
-def test_a_worker_with_one_thread_decodes_with_one_thread(segments, monkeypatch, omp_threads, expected):
-    """One worker per vCPU (``OMP_NUM_THREADS=1``) decodes single-threaded; otherwise FFmpeg chooses."""
-    from inference.video import decoder_threads
+@pytest.mark.parametrize("workers,omp_threads,expected", [("2", "1", 1), ("1", "1", 0), (None, None, 0)])
+def test_the_reader_opens_its_decoder_with_the_threads_the_worker_gets(segments, monkeypatch, workers, omp_threads, expected):
+    """Read when the segment is opened, from the worker's environment (``decoder_threads``)."""
+    from contracts.environment import MMS_WORKERS, OMP_THREADS
 
-    if omp_threads is None:
-        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    else:
-        monkeypatch.setenv("OMP_NUM_THREADS", omp_threads)
-    assert decoder_threads() == expected
+    for name, value in ((MMS_WORKERS, workers), (OMP_THREADS, omp_threads)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
     reader = SegmentReader(segments["bikes"][0])
     with reader._open() as container:
         assert container.streams.video[0].codec_context.thread_count == expected

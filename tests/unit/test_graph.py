@@ -7,15 +7,16 @@ import pytest
 
 mx = pytest.importorskip("mxnet")
 
-from inference.graph import fold_subsampling  # noqa: E402
+from inference.graph import fold_subsampling, folded_symbol_json  # noqa: E402
 
 
-def conv_bn_relu_pool(conv_stride, pool_kernel, pool_stride, pool_pad=(0, 0, 0), convention="valid", residual=False):
+def conv_bn_relu_pool(conv_stride, pool_kernel, pool_stride, pool_pad=(0, 0, 0), convention="valid", residual=False,
+                      global_pool=False, bn_axis=1, conv_name="conv"):
     data = mx.sym.var("data")
-    conv = mx.sym.Convolution(data, kernel=(3, 3, 3), stride=conv_stride, pad=(1, 1, 1), num_filter=4, no_bias=True, name="conv")
-    x = mx.sym.Activation(mx.sym.BatchNorm(conv, name="bn"), act_type="relu", name="relu")
+    conv = mx.sym.Convolution(data, kernel=(3, 3, 3), stride=conv_stride, pad=(1, 1, 1), num_filter=4, no_bias=True, name=conv_name)
+    x = mx.sym.Activation(mx.sym.BatchNorm(conv, axis=bn_axis, name="bn"), act_type="relu", name="relu")
     pooled = mx.sym.Pooling(x, kernel=pool_kernel, stride=pool_stride, pad=pool_pad, pool_type="max",
-                            pooling_convention=convention, name="pool")
+                            pooling_convention=convention, global_pool=global_pool, name="pool")
     if residual:  # the convolution's full output is used elsewhere too
         return mx.sym.Group([pooled, mx.sym.sum(conv)])
     return pooled
@@ -53,7 +54,9 @@ def test_kernel_one_pooling_strides_move_into_the_convolution_and_outputs_stay_e
     shape = (1, 2, length, 10, length + 3)
     (expected,), (got,) = run(original, shape), run(rewritten, shape)
     assert got.shape == expected.shape
-    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+    # The same products, but oneDNN may pick another kernel for the new stride and sum them in
+    # another order: equal to float32 rounding (a few units in the last place), not bit for bit.
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize(
@@ -64,6 +67,8 @@ def test_kernel_one_pooling_strides_move_into_the_convolution_and_outputs_stay_e
         dict(pool_kernel=(1, 3, 3), pool_stride=(2, 2, 2), convention="full"),  # "full" may keep one more
         dict(pool_kernel=(1, 3, 3), pool_stride=(2, 2, 2), residual=True),  # conv output used elsewhere
         dict(pool_kernel=(1, 3, 3), pool_stride=(1, 2, 2)),  # nothing dropped along the kernel-1 axis
+        dict(pool_kernel=(1, 1, 1), pool_stride=(2, 2, 2), global_pool=True),  # stored as "1" or "True": all kept
+        dict(pool_kernel=(1, 3, 3), pool_stride=(2, 2, 2), bn_axis=2),  # BatchNorm along the folded axis
     ],
 )
 def test_nothing_is_folded_where_the_dropped_outputs_matter(case):
@@ -71,6 +76,28 @@ def test_nothing_is_folded_where_the_dropped_outputs_matter(case):
     _, folds, graph = folded(original)
     assert folds == []
     assert attrs(graph, "conv")["stride"] == "(2, 2, 2)"
+
+
+def test_global_pooling_is_never_folded_however_its_flag_is_spelled():
+    graph = json.loads(conv_bn_relu_pool(conv_stride=(2, 2, 2), pool_kernel=(1, 1, 1), pool_stride=(2, 2, 2)).tojson())
+    pool = next(node for node in graph["nodes"] if node["name"] == "pool")
+    for spelling in ("True", "true", "1", 1):
+        pool["attrs"]["global_pool"] = spelling
+        assert fold_subsampling(json.loads(json.dumps(graph))) == []
+
+
+def test_a_convolution_and_pooling_numbering_axes_differently_are_left_alone():
+    graph = json.loads(conv_bn_relu_pool(conv_stride=(2, 2, 2), pool_kernel=(1, 3, 3), pool_stride=(2, 2, 2)).tojson())
+    next(node for node in graph["nodes"] if node["name"] == "pool")["attrs"]["layout"] = "NDHWC"
+    assert fold_subsampling(graph) == []
+
+
+def test_a_folded_symbol_file_with_non_ascii_names_still_loads(tmp_path):
+    path = tmp_path / "model-symbol.json"
+    symbol = conv_bn_relu_pool(conv_stride=(2, 2, 2), pool_kernel=(1, 3, 3), pool_stride=(2, 2, 2), conv_name="conv_é")
+    path.write_text(symbol.tojson(), encoding="utf-8")
+    text, folds = folded_symbol_json(str(path))
+    assert folds and "conv_é" in mx.sym.load_json(text).tojson()
 
 
 def test_i3d_resnet50_folds_its_first_convolution_only(model_dir):

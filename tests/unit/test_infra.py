@@ -586,6 +586,26 @@ def test_serving_environment(instance_type, mode, workers, threads, expected):
     assert serving_environment(instance_type, mode, workers, threads) == expected
 
 
+@pytest.mark.parametrize(
+    "instance_type,mode,expected",
+    [("ml.c5.xlarge", "instance", 1),  # the rule: 4 workers, one OpenMP thread each
+     ("ml.c5.9xlarge", "instance", 1),
+     ("ml.g4dn.xlarge", "instance", 0),  # MMS's one worker per GPU, with the toolkit's OMP_NUM_THREADS=1
+     ("ml.c5.xlarge", "serverless", 0)],  # one worker, the toolkit's one thread
+)
+def test_the_decoder_is_single_threaded_only_beside_other_single_threaded_workers(instance_type, mode, expected):
+    """What the reader's decoder does in a worker of the endpoint the program declares, once AWS's
+    toolkit has filled in its defaults (``OMP_NUM_THREADS=1`` where the Model sets none)."""
+    toolkit = pytest.importorskip("sagemaker_mxnet_serving_container.serving")
+    from infra.model_endpoint import serving_environment
+    from inference.video import decoder_threads
+
+    worker = dict(serving_environment(instance_type, mode, 0, 0))
+    for name, value in toolkit.DEFAULT_ENV_VARS.items():
+        worker.setdefault(name, value)
+    assert decoder_threads(worker) == expected
+
+
 def test_instance_vcpus_follow_the_size_and_unknown_sizes_are_refused():
     from infra.model_endpoint import instance_vcpus, serving_environment
 
