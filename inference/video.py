@@ -62,9 +62,11 @@ def decoder_threads(environ: Mapping[str, str] = os.environ) -> int:
     for a lone segment, right for a worker that has the machine to itself (the local stack,
     serverless mode, a GPU instance's worker). Where several single-threaded workers share the
     instance, each decodes a segment of its own when it is busy, and frame threads mostly add
-    CPU: with both cores decoding, single-threaded workers got through 1.06x (1080p) to 1.20x
-    (640x272) the segments, while a lone 1080p read took 0.92 s against 0.58 s
-    (``python -m bench.decode_threads``, ``bench/results/decode-threads.md``). Both variables
+    CPU: with both cores decoding, single-threaded workers got through 1.10x-1.20x the segments
+    at 640x272 and 1.00x-1.08x at 720p and 1080p (two runs), while a lone 1080p read took
+    0.89 s against 0.59 s (``python -m bench.decode_threads``,
+    ``bench/results/decode-threads.md``). A small gain where the endpoint is busy, which is
+    what it is sized for, paid for in a lone request's latency. Both variables
     are read in the worker, after AWS's toolkit has filled in its default ``OMP_NUM_THREADS=1``:
     that default alone (one worker) does not make the decoder single-threaded.
     """
