@@ -63,7 +63,7 @@ def decoder_threads(environ: Mapping[str, str] = os.environ) -> int:
     serverless mode, a GPU instance's worker). Where several single-threaded workers share the
     instance, each decodes a segment of its own when it is busy, and frame threads mostly add
     CPU: with both cores decoding, single-threaded workers got through 1.10x-1.20x the segments
-    at 640x272 and 1.00x-1.08x at 720p and 1080p (two runs), while a lone 1080p read took
+    at 640x272 and 1.00x-1.10x at 720p and 1080p (two runs), while a lone 1080p read took
     0.89 s against 0.59 s (``python -m bench.decode_threads``,
     ``bench/results/decode-threads.md``). A small gain where the endpoint is busy, which is
     what it is sized for, paid for in a lone request's latency. Both variables
