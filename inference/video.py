@@ -139,7 +139,8 @@ class SegmentReader:
         self.facts = self._probe()
 
     @contextlib.contextmanager
-    def _open(self) -> Iterator["av.container.InputContainer"]:
+    def _open(self) -> Iterator[Tuple["av.container.InputContainer", "av.video.stream.VideoStream"]]:
+        """The container, opened again, and the video stream to decode, its decoder set up."""
         try:
             container = av.open(self.path, format=self._format, options={"protocol_whitelist": "file"})
         except av.error.FFmpegError:
@@ -148,11 +149,19 @@ class SegmentReader:
             if not container.streams.video:
                 raise errors.InferenceError(errors.CORRUPT_VIDEO, "the segment has no video stream", 422)
             stream = container.streams.video[0]
+            if self.ts is not None:
+                # The stream whose packets ts_index counted and indexed (FFmpeg names streams by
+                # PID), not FFmpeg's first: a program table may list several.
+                stream = next((s for s in container.streams.video if s.id == self.ts.video_pid), None)
+                if stream is None:
+                    raise errors.InferenceError(
+                        errors.CORRUPT_VIDEO, "the segment's video stream (PID {}) does not decode".format(self.ts.video_pid), 422
+                    )
             if stream.codec_context is None:  # no decoder for this codec
                 raise errors.InferenceError(errors.CORRUPT_VIDEO, "the segment's video codec is not supported", 422)
             stream.thread_type = "AUTO"
             stream.thread_count = decoder_threads()
-            yield container
+            yield container, stream
         finally:
             # PyAV's container and its streams refer to each other, so the decoder (its threads and
             # frame pool, about 40 MB at 1080p) would otherwise live until the garbage collector
@@ -166,8 +175,7 @@ class SegmentReader:
                 container.close()
 
     def _probe(self) -> VideoFacts:
-        with self._open() as container:
-            stream = container.streams.video[0]
+        with self._open() as (container, stream):
             rate = stream.average_rate or stream.guessed_rate or stream.base_rate
             fps = float(rate) if rate else 0.0
             if self.ts is not None:
@@ -196,8 +204,7 @@ class SegmentReader:
 
     def count_frames(self) -> int:
         """Count by decoding every frame of the whole file (used when the container's count is wrong)."""
-        with self._open() as container:
-            stream = container.streams.video[0]
+        with self._open() as (container, stream):
             try:
                 return sum(1 for _ in container.decode(stream))
             except av.error.FFmpegError:
@@ -229,8 +236,7 @@ class SegmentReader:
             raise EOFError("the video does not decode: {}".format(error))
 
     def _decode(self, start: int, wanted: List[int], size: Optional[Tuple[int, int]], by_timestamp: bool = True) -> Dict[int, np.ndarray]:
-        with self._open() as container:
-            stream = container.streams.video[0]
+        with self._open() as (container, stream):
             packets = [packet for packet in container.demux(stream) if packet.size]
             timestamps = [packet.pts for packet in packets]
             ranked = by_timestamp and None not in timestamps and len(set(timestamps)) == len(timestamps)
@@ -317,6 +323,8 @@ class TsIndex:
     """What the MPEG-TS packets say about the first video stream, without decoding."""
 
     frame_count: int
+    #: The video stream's PID: the stream counted here is the one decoded.
+    video_pid: int
     #: (frame index, packet index) of each random-access point (IDR keyframe), in order.
     keyframes: List[Tuple[int, int]]
     #: The PAT and PMT packets, to prefix a cut that starts at a keyframe.
@@ -363,7 +371,7 @@ def ts_index(data: bytes) -> Optional[TsIndex]:
                             if _starts_with_idr(packets, pids, video_pid, int(frame_rows[n])):
                                 keyframes.append((int(n), int(frame_rows[n])))
                     tables = packets[pat_rows[0]].tobytes() + packets[pmt_row].tobytes()
-                    return TsIndex(frame_count=len(frame_rows), keyframes=keyframes, tables=tables)
+                    return TsIndex(frame_count=len(frame_rows), video_pid=int(video_pid), keyframes=keyframes, tables=tables)
                 position += 5 + (((section[position + 3] & 0x0F) << 8) | section[position + 4])
     return None
 

@@ -246,8 +246,36 @@ def test_the_reader_opens_its_decoder_with_the_threads_the_worker_gets(segments,
         else:
             monkeypatch.setenv(name, value)
     reader = SegmentReader(segments["bikes"][0])
-    with reader._open() as container:
-        assert container.streams.video[0].codec_context.thread_count == expected
+    with reader._open() as (_, stream):
+        assert stream.codec_context.thread_count == expected
+
+
+def test_the_stream_decoded_is_the_one_the_packet_index_counted(tmp_path, monkeypatch):
+    """A program may carry two video streams: frames come from the one ``ts_index`` counted and
+    indexed, named by its PID, not from whichever FFmpeg lists first."""
+    import dataclasses
+
+    import inference.video as video
+    from videos.samples import sample_path
+
+    path = tmp_path / "two_videos.ts"
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-t", "2", "-i", sample_path("bikes.mp4"),
+         "-map", "0:v", "-map", "0:v", "-c:v", "libx264", "-preset", "ultrafast", "-s:v:1", "320x136",
+         "-f", "mpegts", str(path)],
+        check=True,
+    )
+    first = ts_index(path.read_bytes())
+    with SegmentReader(str(path)) as reader:
+        assert (reader.facts.width, reader.ts.video_pid) == (640, first.video_pid)
+    # Point the index at the second stream (PID + 1, as ffmpeg's muxer numbers them): the reader follows.
+    monkeypatch.setattr(video, "ts_index", lambda data: dataclasses.replace(first, video_pid=first.video_pid + 1))
+    with SegmentReader(str(path)) as reader:
+        assert reader.facts.width == 320
+        assert reader.read([0], size=None)[0].shape == (136, 320, 3)
+    monkeypatch.setattr(video, "ts_index", lambda data: dataclasses.replace(first, video_pid=first.video_pid + 7))
+    with pytest.raises(video.errors.InferenceError, match="PID"):
+        SegmentReader(str(path))
 
 
 def test_a_segment_that_does_not_begin_with_an_idr_is_read_in_output_order(segments, tmp_path):
