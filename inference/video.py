@@ -112,6 +112,8 @@ class ReadStats:
     walked: int
     #: Frames the decoder actually produced.
     decoded: int
+    #: Packets sent to the decoder (from ``start``'s, in decode order).
+    sent: int
 
 
 class SegmentReader:
@@ -136,11 +138,11 @@ class SegmentReader:
             )
         self._format = "mpegts" if self.ts is not None else None
         self.last_read: Optional[ReadStats] = None
+        self._probed: Optional[Tuple["av.container.InputContainer", "av.video.stream.VideoStream"]] = None
         self.facts = self._probe()
 
-    @contextlib.contextmanager
-    def _open(self) -> Iterator[Tuple["av.container.InputContainer", "av.video.stream.VideoStream"]]:
-        """The container, opened again, and the video stream to decode, its decoder set up."""
+    def _open_container(self) -> Tuple["av.container.InputContainer", "av.video.stream.VideoStream"]:
+        """The container, opened, and the video stream to decode, its decoder set up."""
         try:
             container = av.open(self.path, format=self._format, options={"protocol_whitelist": "file"})
         except av.error.FFmpegError:
@@ -161,21 +163,28 @@ class SegmentReader:
                 raise errors.InferenceError(errors.CORRUPT_VIDEO, "the segment's video codec is not supported", 422)
             stream.thread_type = "AUTO"
             stream.thread_count = decoder_threads()
-            yield container, stream
+        except BaseException:
+            _close(container)
+            raise
+        return container, stream
+
+    @contextlib.contextmanager
+    def _open(self) -> Iterator[Tuple["av.container.InputContainer", "av.video.stream.VideoStream"]]:
+        """The container the probe left open (nothing read from it yet), else the file opened again."""
+        opened, self._probed = self._probed, None
+        if opened is None:
+            opened = self._open_container()
+        try:
+            yield opened
         finally:
-            # PyAV's container and its streams refer to each other, so the decoder (its threads and
-            # frame pool, about 40 MB at 1080p) would otherwise live until the garbage collector
-            # finds the cycle: a worker's memory grew by hundreds of MB over 40 segments.
-            try:
-                for stream in container.streams.video:
-                    context = stream.codec_context
-                    if context is not None and context.is_open:
-                        context.close()
-            finally:
-                container.close()
+            _close(opened[0])
 
     def _probe(self) -> VideoFacts:
-        with self._open() as (container, stream):
+        """The stream's facts, from the container's header. The container stays open for the first
+        read: FFmpeg keeps the packets it probed, so demuxing it yields every packet from the start,
+        and a request opens the segment once (about 9 ms at 1080p)."""
+        container, stream = self._open_container()
+        try:
             rate = stream.average_rate or stream.guessed_rate or stream.base_rate
             fps = float(rate) if rate else 0.0
             if self.ts is not None:
@@ -187,15 +196,25 @@ class SegmentReader:
                 frame_count=frame_count, fps=fps,
                 width=int(stream.codec_context.width or 0), height=int(stream.codec_context.height or 0),
             )
-        if facts.width <= 0 or facts.height <= 0 or facts.fps <= 0:
-            raise errors.InferenceError(errors.CORRUPT_VIDEO, "the segment's video stream does not decode", 422)
+            if facts.width <= 0 or facts.height <= 0 or facts.fps <= 0:
+                raise errors.InferenceError(errors.CORRUPT_VIDEO, "the segment's video stream does not decode", 422)
+        except BaseException:
+            _close(container)
+            raise
+        self._probed = (container, stream)
         return facts
+
+    def close(self) -> None:
+        """Close the container the probe left open, if no read has used it."""
+        opened, self._probed = self._probed, None
+        if opened is not None:
+            _close(opened[0])
 
     def __enter__(self) -> "SegmentReader":
         return self
 
     def __exit__(self, *exc) -> None:
-        pass
+        self.close()
 
     def start_frame(self, first_wanted: int) -> int:
         """The frame reading begins at: the last IDR keyframe at or before ``first_wanted``, else 0."""
@@ -269,16 +288,26 @@ class SegmentReader:
                         frames[index] = rgb_array(frame, **scale)
                         missing.discard(index)
 
+            # The kept frames' packets not yet sent. Once there are none, the decoder is drained
+            # rather than fed: it holds frames back (B-frame reordering, one per frame thread), so
+            # the last kept frames come out a few packets late, and those packets would be decoded
+            # for nothing.
+            unsent = {packet.pts for packet in packets[position:] if rank[packet.pts] in missing} if ranked else None
+            sent = 0
             for packet in packets[position:]:
                 if ranked:
-                    codec.skip_frame = "DEFAULT" if rank[packet.pts] in missing else "NONREF"
+                    if not unsent:
+                        break
+                    codec.skip_frame = "DEFAULT" if packet.pts in unsent else "NONREF"
+                    unsent.discard(packet.pts)
                 keep(codec.decode(packet))
+                sent += 1
                 if not missing:
                     break
             if missing:
                 codec.skip_frame = "DEFAULT"
                 keep(codec.decode(None))
-        self.last_read = ReadStats(start=start, walked=wanted[-1] - start + 1, decoded=decoded)
+        self.last_read = ReadStats(start=start, walked=wanted[-1] - start + 1, decoded=decoded, sent=sent)
         if missing:
             ended = len(packets) if ranked else start + decoded
             if min(missing) < ended:
@@ -287,6 +316,19 @@ class SegmentReader:
                 raise EOFError("frame {} could not be decoded".format(min(missing)))
             raise EOFError("video ended at frame {} before frame {}".format(ended, wanted[-1]))
         return frames
+
+
+def _close(container: "av.container.InputContainer") -> None:
+    # PyAV's container and its streams refer to each other, so the decoder (its threads and frame
+    # pool, about 40 MB at 1080p) would otherwise live until the garbage collector finds the
+    # cycle: a worker's memory grew by hundreds of MB over 40 segments.
+    try:
+        for stream in container.streams.video:
+            context = stream.codec_context
+            if context is not None and context.is_open:
+                context.close()
+    finally:
+        container.close()
 
 
 def rgb_array(frame: "av.VideoFrame", **scale) -> np.ndarray:

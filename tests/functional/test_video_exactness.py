@@ -11,6 +11,7 @@ import functools
 import hashlib
 import subprocess
 
+import av
 import cv2
 import imageio_ffmpeg
 import numpy as np
@@ -108,8 +109,15 @@ def test_decoding_starts_at_the_last_idr_before_the_clip_and_skips_unkept_frames
         stats = reader.last_read
     assert stats.start == 50, "the clip starts after an IDR: decoding should begin there"
     assert stats.walked == clip[-1] - 50 + 1
-    # Non-reference frames the clip does not keep are skipped (x264's B-frames): 87 of 106 here.
+    # Non-reference frames the clip does not keep are skipped (x264's B-frames): 89 of 106 here.
     assert len(clip) <= stats.decoded < stats.walked * 0.9
+    # Nothing is fed after the last kept frame's packet (in decode order): the decoder is drained.
+    with av.open(path) as container:
+        packets = [packet for packet in container.demux(video=0) if packet.size]
+    presentation = sorted(packet.pts for packet in packets)
+    kept = {presentation[i] for i in clip}
+    last_kept = max(position for position, packet in enumerate(packets) if packet.pts in kept)
+    assert stats.sent == last_kept - 50 + 1
     assert_exact(frames, reference)
 
 
@@ -325,3 +333,27 @@ def test_a_non_idr_whose_timestamp_fits_its_position_still_falls_back_to_frame_0
         frames = reader.read(range(120, 130))
         assert reader.last_read.start == 0
     assert_exact(frames, reference)
+
+
+def test_a_read_opens_the_segment_once(segments, monkeypatch):
+    """The probe's container serves the first read: FFmpeg keeps the packets it probed."""
+    path = segments["bikes_1080p"][0]
+    opened = []
+    real_open = av.open
+
+    def counting_open(*args, **kwargs):
+        opened.append(args[0])
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(av, "open", counting_open)
+    with SegmentReader(path) as reader:
+        (clip,) = clip_frame_indices(reader.facts.frame_count, 32, 2, 1)
+        frames = reader.read(clip)
+        assert reader.last_read.start == 50
+        assert len(opened) == 1
+        again = reader.read(clip)  # a second read opens the file again
+    assert len(opened) == 2
+    monkeypatch.setattr(av, "open", real_open)
+    reference = decode_digests(path)
+    assert_exact(frames, reference)
+    assert_exact(again, reference)
