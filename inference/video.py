@@ -13,14 +13,15 @@ FFmpeg skip the non-reference frames the clip does not keep**.
 - What is skipped. Each packet is sent with FFmpeg's ``skip_frame``: ``NONREF``
   for a frame the clip does not keep (a non-reference frame is never used to
   decode another, so nothing kept changes), ``DEFAULT`` for a kept one. With the
-  clip's step of 2, about a fifth of the frames walked are never decoded
-  (87 of 106 decoded on the 1080p bench segment). OpenCV's capture passes no
+  clip's step of 2, about a sixth of the frames walked are never decoded
+  (89 of 106 decoded on the 1080p bench segment). Once every kept frame's
+  packet is sent, the decoder is drained, not fed further. OpenCV's capture passes no
   decoder options, which is why the reader uses PyAV.
 - Which frame is which: a frame's index is the rank of its timestamp among the
   video packets' timestamps (presentation order). Without timestamps on every
-  packet, or when the decoder dropped frames (a segment that does not begin
-  with an IDR: FFmpeg shows nothing before the first keyframe), nothing is
-  skipped and frames are numbered in the order they come, as
+  packet, when the decoder dropped frames (a segment that does not begin
+  with an IDR: FFmpeg shows nothing before the first keyframe), or when a frame
+  comes out with a timestamp no packet has, nothing is skipped and frames are numbered in the order they come, as
   :meth:`SegmentReader.count_frames` counts them.
 - Only the MPEG-TS demuxer (unless ``mpegts_only`` is False) and only the file
   protocol: a segment can never make FFmpeg open another file or a URL.
@@ -95,7 +96,8 @@ class VideoFacts:
 
 
 class _Gaps(Exception):
-    """Numbered by timestamp, some wanted frames never came out of the decoder."""
+    """Numbered by timestamp, the frames did not fit the packets: some wanted ones never came out
+    of the decoder, or one came out with a timestamp no packet has."""
 
 
 class _DidNotStartCleanly(Exception):
@@ -248,8 +250,9 @@ class SegmentReader:
                 return self._decode(0, wanted, size)
             except _Gaps:
                 # The decoder dropped frames (a segment that does not begin with an IDR: FFmpeg
-                # shows nothing before the first keyframe), so timestamps leave holes: number the
-                # frames in the order they come, as count_frames() counts them.
+                # shows nothing before the first keyframe), so timestamps leave holes, or it gave
+                # a frame a timestamp of its own: number the frames in the order they come, as
+                # count_frames() counts them.
                 return self._decode(0, wanted, size, by_timestamp=False)
         except av.error.FFmpegError as error:
             raise EOFError("the video does not decode: {}".format(error))
@@ -277,10 +280,8 @@ class SegmentReader:
                 nonlocal decoded
                 for frame in output:
                     index = rank.get(frame.pts) if ranked else start + decoded
-                    if index is None:  # the decoder lost the frame's timestamp
-                        if start > 0:
-                            raise _DidNotStartCleanly()
-                        raise EOFError("frame {} came out of the decoder without a timestamp".format(decoded))
+                    if index is None:  # the decoder lost the frame's timestamp, or made one up
+                        raise _DidNotStartCleanly() if start > 0 else _Gaps()
                     if decoded == 0 and start > 0 and not (index == start and frame.key_frame):
                         raise _DidNotStartCleanly()
                     decoded += 1
@@ -309,11 +310,11 @@ class SegmentReader:
                 keep(codec.decode(None))
         self.last_read = ReadStats(start=start, walked=wanted[-1] - start + 1, decoded=decoded, sent=sent)
         if missing:
+            # Numbered in the order they come, every frame before start + decoded was produced, so
+            # what is missing lies past the end.
             ended = len(packets) if ranked else start + decoded
-            if min(missing) < ended:
-                if ranked:
-                    raise _Gaps()
-                raise EOFError("frame {} could not be decoded".format(min(missing)))
+            if ranked and min(missing) < ended:
+                raise _Gaps()
             raise EOFError("video ended at frame {} before frame {}".format(ended, wanted[-1]))
         return frames
 
