@@ -140,7 +140,12 @@ class Predictor:
 
     def probabilities(self, clip: np.ndarray) -> np.ndarray:
         """Softmax over the classes for one clip ``(3, T, H, W)``."""
-        batch = mx.nd.array(clip[np.newaxis], ctx=self.context, dtype="float32")
+        # Lent to MXNet without a copy (DLPack: MXNet holds a reference to the clip until the
+        # forward is done, which asnumpy waits for): copying the 19 MB clip cost about 6 ms, of an
+        # int8 forward of about 0.2 s.
+        batch = mx.nd.from_numpy(np.ascontiguousarray(clip, dtype=np.float32)[np.newaxis], zero_copy=True)
+        if batch.context != self.context:
+            batch = batch.as_in_context(self.context)
         logits = self.net(batch)
         return mx.nd.softmax(logits, axis=-1).asnumpy()[0]
 

@@ -113,3 +113,28 @@ def test_int8_export_below_the_threshold_writes_nothing(tmp_path, model_dir, cal
     assert "top-5 overlap with fp32 0.60 is below the threshold 0.80 (--min-top5-overlap)" in captured.err
     assert json.loads(captured.out)["held_out_videos"] == ["c.ts"]
     assert not out.exists()
+
+
+def test_clips_handed_over_without_a_copy_score_as_copied_ones(model_dir):
+    """``Predictor.probabilities`` lends MXNet the clip's memory (DLPack): each call scores its own
+    clip, bit for bit as a copied input, also after the clip is freed, and the clip is left unchanged."""
+    import gc
+
+    import mxnet as mx
+
+    from inference.predictor import Predictor
+
+    predictor = Predictor(model_dir)
+    rng = np.random.default_rng(5)
+    clips = [rng.random((3, 32, 224, 224), dtype=np.float32) for _ in range(2)]
+    copied = [
+        mx.nd.softmax(predictor.net(mx.nd.array(clip[np.newaxis])), axis=-1).asnumpy()[0] for clip in clips
+    ]
+    assert not np.array_equal(copied[0], copied[1])
+    for index in (0, 1, 0):
+        lent = clips[index].copy()
+        scores = predictor.probabilities(lent)
+        assert np.array_equal(lent, clips[index])
+        del lent
+        gc.collect()
+        assert np.array_equal(scores, copied[index])
