@@ -82,7 +82,10 @@ class ToModelInput:
         flat = np.ascontiguousarray(clip).reshape(frames * height, width, channels)
         out = np.empty((channels, frames, height, width), np.float32)
         for channel, plane in enumerate(cv2.split(flat)):
-            cv2.LUT(plane, self.tables[channel], dst=out[channel].reshape(frames * height, width))
+            view = out[channel].reshape(frames * height, width)
+            # OpenCV silently writes a new array instead when ``dst`` does not fit.
+            if cv2.LUT(plane, self.tables[channel], dst=view) is not view:
+                raise RuntimeError("cv2.LUT did not write into the model's input")
         return out
 
 

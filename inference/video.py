@@ -40,6 +40,7 @@ scaled; and, on the sample MP4, bit-identical to decord's.
 
 import contextlib
 import os
+import weakref
 from dataclasses import asdict, dataclass
 from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
@@ -176,6 +177,8 @@ class SegmentReader:
         opened, self._probed = self._probed, None
         if opened is None:
             opened = self._open_container()
+        else:
+            self._unclosed.detach()  # closed below instead
         try:
             yield opened
         finally:
@@ -204,13 +207,15 @@ class SegmentReader:
             _close(container)
             raise
         self._probed = (container, stream)
+        # A reader left without close() (no ``with``, or no read) still closes it when collected.
+        self._unclosed = weakref.finalize(self, _close, container)
         return facts
 
     def close(self) -> None:
         """Close the container the probe left open, if no read has used it."""
-        opened, self._probed = self._probed, None
-        if opened is not None:
-            _close(opened[0])
+        if self._probed is not None:
+            self._probed = None
+            self._unclosed()
 
     def __enter__(self) -> "SegmentReader":
         return self

@@ -357,3 +357,23 @@ def test_a_read_opens_the_segment_once(segments, monkeypatch):
     reference = decode_digests(path)
     assert_exact(frames, reference)
     assert_exact(again, reference)
+
+
+def test_a_reader_never_read_nor_closed_lets_go_of_the_file(segments):
+    """The probe's container is closed when the reader goes, even without ``with`` or a read
+    (PyAV's reference cycles would otherwise keep it, and its file, until a garbage collection)."""
+    import gc
+    import os
+
+    def open_files():
+        return len(os.listdir("/proc/self/fd"))
+
+    gc.disable()  # only the reader's own release may close it
+    try:
+        before = open_files()
+        reader = SegmentReader(segments["bikes_1080p"][0])
+        assert open_files() > before
+        del reader
+        assert open_files() == before
+    finally:
+        gc.enable()
