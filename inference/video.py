@@ -15,14 +15,15 @@ FFmpeg skip the non-reference frames the clip does not keep**.
   decode another, so nothing kept changes), ``DEFAULT`` for a kept one. With the
   clip's step of 2, about a sixth of the frames walked are never decoded
   (89 of 106 decoded on the 1080p bench segment). Once every kept frame's
-  packet is sent, the decoder is drained, not fed further. OpenCV's capture passes no
-  decoder options, which is why the reader uses PyAV.
+  packet is sent, the decoder is drained, not fed further. OpenCV's capture
+  passes no decoder options, which is why the reader uses PyAV.
 - Which frame is which: a frame's index is the rank of its timestamp among the
   video packets' timestamps (presentation order). Without timestamps on every
   packet, when the decoder dropped frames (a segment that does not begin
   with an IDR: FFmpeg shows nothing before the first keyframe), or when a frame
-  comes out with a timestamp no packet has, nothing is skipped and frames are numbered in the order they come, as
-  :meth:`SegmentReader.count_frames` counts them.
+  comes out with a timestamp no packet has, nothing is skipped and frames are
+  numbered in the order they come, as :meth:`SegmentReader.count_frames` counts
+  them.
 - Only the MPEG-TS demuxer (unless ``mpegts_only`` is False) and only the file
   protocol: a segment can never make FFmpeg open another file or a URL.
 
@@ -213,9 +214,8 @@ class SegmentReader:
 
     def close(self) -> None:
         """Close the container the probe left open, if no read has used it."""
-        if self._probed is not None:
-            self._probed = None
-            self._unclosed()
+        self._probed = None
+        self._unclosed()  # a no-op once a read took the container (detached) or it already ran
 
     def __enter__(self) -> "SegmentReader":
         return self
