@@ -1,13 +1,20 @@
 """Inference speed: the seed's path against ours, per segment, decode + sample + forward (download excluded).
 
-    python -m bench.inference [--rounds 5] [--out bench/results]
+    python -m bench.inference [--rounds 5] [--out bench/results] [--max-cpu-isa AVX2]
 
 Each path runs in its own worker process (so each keeps its own MXNet settings:
 the seed's path runs with MXNet's defaults, no OMP_NUM_THREADS), and the
 coordinator interleaves them: round r runs every segment on every path before
 round r+1. Reported: min and median seconds per segment, ratios against the
 seed's path measured in the same run, and the lower bound (decode alone
-plus forward alone). Writes ``results.md`` and ``results.json``.
+plus forward alone). Writes ``inference.md`` and ``inference.json``.
+
+The int8 ratio depends on the CPU's vector extensions more than anything else:
+oneDNN's int8 kernels are several times faster with VNNI (AVX-512 VNNI,
+AVX-VNNI) than with AVX2 alone. The report names the ISA oneDNN ran.
+``--max-cpu-isa AVX2`` caps oneDNN at that ISA in every process of the run
+(``DNNL_MAX_CPU_ISA``, seed's path included), as on an instance without VNNI,
+and writes ``inference-avx2.md`` / ``.json`` instead.
 
 Paths:
   (a) seed  decord VideoReader(width=340, height=256) + GluonCV VideoClsCustom test
@@ -38,6 +45,8 @@ from inference.sampling import clip_frame_indices
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL_DIR = os.path.join(ROOT, "model", "artifacts")
 CLIP_LENGTH, FRAME_STEP = 32, 2
+#: oneDNN's ``DNNL_MAX_CPU_ISA`` values below AVX-512 VNNI that an instance may be limited to.
+ONEDNN_ISAS = ("AVX2", "AVX512_CORE")
 
 
 # --- workers -------------------------------------------------------------------------------
@@ -186,7 +195,14 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
     parser.add_argument("--model-dir", default=MODEL_DIR)
+    parser.add_argument("--max-cpu-isa", choices=ONEDNN_ISAS,
+                        help="cap oneDNN's ISA in every process of the run (DNNL_MAX_CPU_ISA), as on a CPU without it")
     args = parser.parse_args(argv)
+    result_name, command = "inference", "python -m bench.inference --rounds %d" % args.rounds
+    if args.max_cpu_isa:
+        os.environ["DNNL_MAX_CPU_ISA"] = args.max_cpu_isa  # inherited by every worker and the probe
+        result_name += "-" + args.max_cpu_isa.lower()
+        command += " --max-cpu-isa " + args.max_cpu_isa
     os.makedirs(args.out, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
         segments = cut_bench_segments(workdir)
@@ -230,7 +246,7 @@ def main(argv=None) -> int:
             process.join(10)
         with open(os.path.join(int8_dir, "quantization.json")) as handle:
             int8_report = json.load(handle)
-    report = {"machine": machine(), "command": "python -m bench.inference --rounds %d" % args.rounds,
+    report = {"machine": machine(with_onednn=True), "command": command,
               "rounds": args.rounds, "segments": {}, "int8_agreement_with_fp32": agreement,
               "serving_peak_rss_mb": round(rss, 1), "serving_peak_rss_mb_int8": round(rss_int8, 1), "seed_errors": errors,
               "int8_export_report": int8_report}
@@ -243,7 +259,7 @@ def main(argv=None) -> int:
             stats["speedup_int8_vs_seed"] = stats["seed"]["median"] / stats["int8"]["median"]
         stats["fp32_over_lower_bound"] = stats["fp32"]["median"] / lower
         report["segments"][name] = stats
-    write(args.out, "inference", markdown(report), report)
+    write(args.out, result_name, markdown(report), report)
     return 0
 
 

@@ -122,7 +122,7 @@ def main(argv=None) -> int:
     from devstack.model_server import ModelServer, mms_port
     from infra.archives import ENTRY_MODULE, build_model_archive
 
-    report: dict[str, Any] = {"machine": machine(), "command": "python -m bench.serving " + " ".join(argv or sys.argv[1:]),
+    report: dict[str, Any] = {"machine": machine(with_onednn=True), "command": "python -m bench.serving " + " ".join(argv or sys.argv[1:]),
                               "clips": args.clips, "rows": [], "workers": []}
     with tempfile.TemporaryDirectory(prefix="bench-serving-") as workdir:
         segments = {name: path for name, path in cut_bench_segments(workdir).items() if name in RESOLUTIONS}
