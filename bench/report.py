@@ -36,8 +36,8 @@ def cpu_facts(cpuinfo: str) -> dict[str, Any]:
 
 def onednn_isa_from_log(log: str) -> Optional[str]:
     """The ISA in oneDNN's verbose info line (``dnnl_verbose,info,cpu,isa:...``), if there is one."""
+    marker = ",info,cpu,isa:"
     for line in log.splitlines():
-        marker = ",info,cpu,isa:"
         if marker in line:
             return line.split(marker, 1)[1].strip()
     return None

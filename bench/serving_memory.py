@@ -25,7 +25,8 @@ from typing import Any
 
 import requests
 
-from bench.inference import ROOT, machine
+from bench.inference import ROOT
+from bench.report import command_line, machine
 
 MODEL_DIR = os.path.join(ROOT, "model", "artifacts")
 BUCKET = "bench-memory"
@@ -110,13 +111,10 @@ def summarise(report: dict[str, Any]) -> None:
 
 
 def markdown(report: dict[str, Any]) -> str:
-    m = report["machine"]
     lines = [
         "# Endpoint memory over many requests: MMS + SageMaker MXNet toolkit",
         "",
-        f"Command: `{report['command']}` · machine: {m['processor']}, {m['usable_cores']} usable cores, "
-        f"{m.get('memory_gb', '?')} GiB, load average at start {tuple(round(x, 2) for x in m['load_average'])}, "
-        f"Python {m['python']}.",
+        command_line(report),
         "One worker, a 640x272 segment from a local S3 (moto), a new connection per request, one request at a time.",
         "RSS: the sum over the stack's processes (toolkit, MMS's Java front end, its Python workers).",
         "",
